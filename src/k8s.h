@@ -1,0 +1,89 @@
+/* k8s.h: Kubernetes meaning of etcd keys and values, sixth stage (DESIGN.md "k8s").
+ * Keys: /registry/[group/]resource/[namespace/]name -> struct k8s_key.
+ * Values: "k8s\0" protobuf (runtime.Unknown envelope, ObjectMeta = field 1 of the object),
+ * JSON (custom resources), "k8s:enc:<provider>:v1:<key>:" (encrypted at rest), or bytes.
+ * Every decoded object becomes one JSON tree (jansson) with Kubernetes field names where the
+ * schema is known (ObjectMeta, TypeMeta, the key fields of common kinds) and field-number
+ * names ("#3", "#3.#1") elsewhere, so that writer detection, diff, redaction and printing work
+ * the same for both encodings. */
+#ifndef EE_K8S_H
+#define EE_K8S_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ee.h"
+
+/* Nesting depth accepted in protobuf and JSON values (a protobuf bomb must not recurse
+ * without bound). */
+#define K8S_MAX_DEPTH 64
+
+enum k8s_key_kind {
+	K8S_KEY_NONE = 0,    /* not under the prefix: plain etcd key */
+	K8S_KEY_OBJECT,      /* one object */
+	K8S_KEY_RESOURCE,    /* a prefix covering a whole resource (LIST/WATCH of all namespaces) */
+	K8S_KEY_NAMESPACE,   /* a prefix covering one namespace of a resource */
+	K8S_KEY_SPECIAL,     /* compact_rev_key, masterleases, health ... */
+};
+
+struct k8s_key {
+	enum k8s_key_kind kind;
+	char group[128];     /* "" for core and for built-ins stored without their group */
+	char resource[128];
+	char ns[256];        /* "" when cluster-scoped or unknown */
+	char name[256];
+	const char *special; /* for K8S_KEY_SPECIAL: "compact_rev_key", "health", "masterleases" */
+};
+
+/* Parses key (and range_end when non-NULL, for ranges) below prefix ("/registry"). Knows which
+ * built-in resources are cluster-scoped, so /registry/namespaces/foo is name foo, not a
+ * namespace. Returns the kind (also in out->kind). */
+enum k8s_key_kind k8s_key_parse(const uint8_t *key, size_t key_len, const uint8_t *range_end,
+				size_t range_end_len, const char *prefix, struct k8s_key *out);
+
+/* True when the group is not one of Kubernetes' built-in API groups (a custom resource). */
+bool k8s_group_is_custom(const char *group);
+
+enum k8s_encoding { K8S_ENC_PROTOBUF = 1, K8S_ENC_JSON, K8S_ENC_ENCRYPTED, K8S_ENC_BYTES };
+
+struct k8s_value {
+	enum k8s_encoding enc;
+	json_t *obj;             /* owned; NULL for ENCRYPTED and BYTES */
+	const char *api_version; /* borrowed from obj, "" when unknown */
+	const char *kind;
+	char enc_provider[64];   /* ENCRYPTED: "aescbc", "aesgcm", "kms", "secretbox" ... */
+	char enc_key[128];       /* ENCRYPTED: the key name */
+	char preview[64];        /* BYTES: printable preview */
+	size_t size;
+};
+
+/* Decodes an etcd value. Never fails on bad bytes: what does not decode is BYTES (or a
+ * protobuf object with the undecodable part kept as "#N": "<bytes ...>"). Returns 0, or
+ * EE_NOMEM. Free with k8s_value_free. */
+int k8s_value_decode(const uint8_t *v, size_t n, struct k8s_value *out);
+void k8s_value_free(struct k8s_value *v);
+
+/* Secret redaction: replaces every value under data and stringData of a v1 Secret with
+ * "<redacted N bytes>". No-op for other kinds. */
+void k8s_redact_secrets(json_t *obj);
+
+/* The managedFields entry a write added or updated: the newest time; for a subresource
+ * write, the entry with that subresource. old may be NULL. Strings borrowed from obj. */
+struct k8s_writer {
+	const char *manager, *operation, *subresource, *time, *api_version;
+};
+bool k8s_writer_of(const json_t *new_obj, const json_t *old_obj, struct k8s_writer *w);
+
+#define K8S_DIFF_NOISE 0x1 /* include resourceVersion, managedFields times, etc. */
+
+/* Field-level diff old -> new as a JSON array of {"path": "spec.replicas", "old": 3,
+ * "new": 5} (old/new absent for additions/removals). old may be NULL (creation: returns an
+ * empty array). Caller owns the result. */
+json_t *k8s_diff(const json_t *old_obj, const json_t *new_obj, unsigned flags);
+
+/* True when the change is a spec change (metadata.generation moved). */
+bool k8s_generation_bumped(const json_t *old_obj, const json_t *new_obj);
+
+#endif
