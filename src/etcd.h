@@ -1,10 +1,11 @@
 /* etcd.h: etcd v3 RPCs, fifth stage (DESIGN.md "etcd").
- * Decodes gRPC messages with the protobuf-c code generated from proto/*.proto, pairs unary
- * requests with their responses (latency, status), follows bidirectional Watch and
- * LeaseKeepAlive streams (watch_id <-> key range, events, progress, cancellation), derives
- * the key changes a successful write applied, and hands each result to the sink as a
- * record (record.h). When a stream's method is unknown (joined mid-connection) it is inferred
- * from the message shape and direction, and the HPACK entry that carried :path is named. */
+ * Decodes gRPC messages with the protobuf-c code generated from proto/rpc.proto and
+ * proto/kv.proto, pairs unary requests with their responses (latency, status), follows
+ * bidirectional Watch and LeaseKeepAlive streams (watch_id <-> key range, events, progress,
+ * cancellation), derives the key changes a successful write applied, and hands each result
+ * to the sink as a record (record.h). When a stream's method is unknown (joined
+ * mid-connection) it is inferred from the message shape and direction, and the HPACK entry
+ * that carried :path is named. */
 #ifndef EE_ETCD_H
 #define EE_ETCD_H
 
