@@ -1,0 +1,335 @@
+/* app.c: the run loop. Same pipeline live and offline; only the capture source differs. */
+#include "app.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "capture.h"
+#include "etcd.h"
+#include "tcp.h"
+
+static struct capture *g_cap; /* for the signal handler only */
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (g_cap)
+		capture_break(g_cap);
+}
+
+static ee_ts wall_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (ee_ts)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+/* Keeps the store in step with what the wire showed. */
+static void store_update(struct app *a, const struct etcd_record *r, const struct meaning *m)
+{
+	struct store *s = a->store;
+	switch (r->c.kind) {
+	case REC_RPC: {
+		const struct rec_rpc *rpc = &r->u.rpc;
+		if (rpc->m->method != EM_RANGE || !rpc->resp || rpc->status > 0)
+			return;
+		const Etcdserverpb__RangeResponse *p = (const void *)rpc->resp;
+		const Etcdserverpb__RangeRequest *q = (const void *)rpc->req;
+		bool keys_only = q && q->keys_only;
+		for (size_t i = 0; i < p->n_kvs; i++) {
+			const Mvccpb__KeyValue *kv = p->kvs[i];
+			store_put(s, kv->key.data, kv->key.len, kv->mod_revision, kv->create_revision,
+				  kv->version, kv->lease, kv->value.data, kv->value.len, !keys_only,
+				  SRC_RANGE, r->c.ts);
+		}
+		return;
+	}
+	case REC_WRITE: {
+		const struct rec_write *w = &r->u.write;
+		if (w->op == REC_OP_PUT) {
+			int64_t ver = w->prev ? w->prev->version + 1 : 0;
+			int64_t create = w->prev ? w->prev->create_revision : 0;
+			struct store_key *k = store_put(s, w->key, w->key_len, w->revision, create, ver,
+							w->lease, w->value, w->value_len, true,
+							SRC_WRITE, r->c.ts);
+			if (m && m->has_writer)
+				store_set_writer(k, w->revision, m->writer.manager, m->writer.operation,
+						 m->writer.subresource);
+		} else if (!w->range_end_len) {
+			store_delete(s, w->key, w->key_len, w->revision, SRC_WRITE, r->c.ts);
+		}
+		return;
+	}
+	case REC_WATCH_EVENT: {
+		const Mvccpb__KeyValue *kv = r->u.ev.kv;
+		struct store_key *k;
+		if (r->u.ev.type == REC_OP_DELETE) {
+			store_delete(s, kv->key.data, kv->key.len, kv->mod_revision, SRC_WATCH, r->c.ts);
+			return;
+		}
+		k = store_put(s, kv->key.data, kv->key.len, kv->mod_revision, kv->create_revision,
+			      kv->version, kv->lease, kv->value.data, kv->value.len, true, SRC_WATCH,
+			      r->c.ts);
+		if (m && m->has_writer)
+			store_set_writer(k, kv->mod_revision, m->writer.manager, m->writer.operation,
+					 m->writer.subresource);
+		return;
+	}
+	default:
+		return;
+	}
+}
+
+static void on_record(void *ctx, const struct etcd_record *r)
+{
+	struct app *a = ctx;
+	switch (r->c.kind) {
+	case REC_RPC: a->n.rpcs++; a->n.inferred += r->u.rpc.inferred; break;
+	case REC_WRITE: a->n.writes++; break;
+	case REC_WATCH: a->n.watch_ctl++; break;
+	case REC_WATCH_EVENT: a->n.watch_events++; break;
+	case REC_NOTICE: a->n.notices++; break;
+	}
+	struct meaning m;
+	meaning_build(&a->mctx, r, &m);
+	store_update(a, r, &m);
+	a->cmd->on_record(a, r, &m);
+	meaning_clear(&m);
+}
+
+static void *tcp_open(void *ctx, const struct tcp_conn_info *ci, ee_ts ts)
+{
+	struct app *a = ctx;
+	return etcd_conn_open(a->dec, ci, ts);
+}
+
+static void tcp_data(void *ctx, void *user, enum tcp_dir dir, const uint8_t *p, size_t n, ee_ts ts)
+{
+	if (user)
+		etcd_conn_data(user, dir, p, n, ts);
+}
+
+static void tcp_gap(void *ctx, void *user, enum tcp_dir dir, uint64_t missing, ee_ts ts)
+{
+	if (user)
+		etcd_conn_gap(user, dir, missing, ts);
+}
+
+static void tcp_close(void *ctx, void *user, enum tcp_close_reason why, ee_ts ts)
+{
+	struct app *a = ctx;
+	if (!user)
+		return;
+	/* gRPC/HTTP/2 counters live per connection: collect them before it goes away. */
+	etcd_conn_add_grpc_stats(user, &a->gstats);
+	etcd_conn_close(user, why, ts);
+}
+
+/* Default BPF: the etcd ports, or all TCP for -p auto. */
+static char *default_filter(const struct cli_opts *o)
+{
+	if (o->bpf)
+		return strdup(o->bpf);
+	if (o->any_port)
+		return strdup("tcp");
+	char *f = malloc(32 + 16 * (size_t)o->n_ports);
+	if (!f)
+		return NULL;
+	strcpy(f, "tcp and (");
+	for (int i = 0; i < o->n_ports; i++)
+		sprintf(f + strlen(f), "%sport %u", i ? " or " : "", o->ports[i]);
+	strcat(f, ")");
+	return f;
+}
+
+static void print_summary(struct app *a)
+{
+	struct capture_stats cs;
+	struct tcp_stats ts;
+	struct etcd_stats es;
+	capture_get_stats(a->cap, &cs);
+	tcp_table_get_stats(a->tcp, &ts);
+	etcd_decoder_get_stats(a->dec, &es);
+	const struct grpc_stats gs = a->gstats;
+	if (a->o->json && a->cmd->streaming) {
+		struct jw *w = &a->out.jw;
+		jw_reset(w);
+		jw_obj_begin(w);
+		jw_kstr(w, "kind", "summary");
+		jw_ku64(w, "packets", cs.packets);
+		jw_ku64(w, "bytes", cs.bytes);
+		jw_ku64(w, "tcp_segments", cs.tcp);
+		jw_ku64(w, "malformed_packets", cs.malformed);
+		jw_ku64(w, "truncated_packets", cs.truncated);
+		jw_ku64(w, "connections", ts.conns);
+		jw_ku64(w, "connections_midstream", ts.conns_midstream);
+		jw_ku64(w, "streams", gs.streams);
+		jw_ku64(w, "messages", es.messages);
+		jw_ku64(w, "rpcs", es.rpcs);
+		jw_ku64(w, "inferred", es.inferred);
+		jw_ku64(w, "undecodable", es.undecodable);
+		jw_ku64(w, "watch_events", es.watch_events);
+		jw_ku64(w, "gaps", ts.gaps);
+		jw_ku64(w, "gap_bytes", ts.gap_bytes);
+		jw_ku64(w, "resyncs", gs.h2.resyncs);
+		jw_ku64(w, "hpack_errors", gs.h2.hpack_errors);
+		jw_ku64(w, "oversize_messages", gs.oversize);
+		jw_key(w, "drops");
+		if (cs.drops_known)
+			jw_u64(w, cs.drops);
+		else
+			jw_null(w);
+		jw_obj_end(w);
+		out_json_emit(&a->out);
+	}
+	if (a->o->quiet)
+		return;
+	fflush(a->out.f);
+	fprintf(stderr,
+		"etcd-explorer: %" PRIu64 " packets (%" PRIu64 " bytes), %" PRIu64 " connections (%" PRIu64
+		" joined mid-stream), %" PRIu64 " streams, %" PRIu64 " messages, %" PRIu64 " RPCs (%" PRIu64
+		" inferred), %" PRIu64 " watch events, %" PRIu64 " undecodable, %" PRIu64 " gaps (%" PRIu64
+		" bytes), %" PRIu64 " resyncs",
+		cs.packets, cs.bytes, ts.conns, ts.conns_midstream, gs.streams, es.messages, es.rpcs,
+		es.inferred, es.watch_events, es.undecodable, ts.gaps, ts.gap_bytes, gs.h2.resyncs);
+	if (cs.malformed || cs.truncated)
+		fprintf(stderr, ", %" PRIu64 " malformed and %" PRIu64 " truncated packets", cs.malformed,
+			cs.truncated);
+	if (cs.drops_known)
+		fprintf(stderr, ", %" PRIu64 " dropped by the kernel", cs.drops);
+	fputc('\n', stderr);
+	struct store_stats ss;
+	store_get_stats(a->store, &ss);
+	if (ss.dropped_values)
+		fprintf(stderr,
+			"etcd-explorer: memory budget (--max-mem %" PRIu64 " MiB) reached: %" PRIu64
+			" stored values (%" PRIu64 " bytes) dropped, oldest first\n",
+			ss.budget >> 20, ss.dropped_values, ss.dropped_bytes);
+}
+
+static int run_loop(struct app *a)
+{
+	char err[512];
+	struct cap_packet pkt;
+	uint64_t packets = 0;
+	ee_ts start_wall = wall_now(), next_expire = 0;
+	for (;;) {
+		int rc = capture_next(a->cap, &pkt, err, sizeof err);
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			fprintf(stderr, "etcd-explorer: %s\n", err);
+			return 1;
+		}
+		if (rc == 2) { /* live read timeout: housekeeping */
+			if (a->o->duration_us && wall_now() - start_wall >= a->o->duration_us)
+				break;
+			fflush(a->out.f);
+			continue;
+		}
+		if (!a->first_ts)
+			a->first_ts = pkt.ts;
+		if (pkt.ts > a->last_ts)
+			a->last_ts = pkt.ts;
+		if (a->o->duration_us && pkt.ts - a->first_ts >= a->o->duration_us)
+			break;
+		tcp_table_feed(a->tcp, &pkt);
+		if (pkt.ts >= next_expire) {
+			tcp_table_expire(a->tcp, pkt.ts);
+			next_expire = pkt.ts + 1000000;
+		}
+		if (a->o->max_packets && ++packets >= a->o->max_packets)
+			break;
+		if (a->live && a->o->duration_us && wall_now() - start_wall >= a->o->duration_us)
+			break;
+	}
+	return 0;
+}
+
+int app_main(struct cli_opts *o)
+{
+	struct app a;
+	memset(&a, 0, sizeof a);
+	a.o = o;
+	a.cmd = command_lookup(o->command);
+	if (!a.cmd) {
+		fprintf(stderr, "etcd-explorer: command '%s' is not available\n", o->command);
+		return 2;
+	}
+	char err[512] = "";
+	int rc;
+	if (o->read_file) {
+		rc = capture_open_offline(&a.cap, o->read_file, err, sizeof err);
+	} else {
+		rc = capture_open_live(&a.cap, o->iface, err, sizeof err);
+		a.live = true;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "etcd-explorer: %s\n", err);
+		return 1;
+	}
+	char *filter = default_filter(o);
+	if (!filter || capture_set_filter(a.cap, filter, err, sizeof err) < 0) {
+		fprintf(stderr, "etcd-explorer: %s\n", filter ? err : "out of memory");
+		free(filter);
+		capture_close(a.cap);
+		return o->bpf ? 2 : 1;
+	}
+	free(filter);
+	if (o->write_file && capture_dump_open(a.cap, o->write_file, err, sizeof err) < 0) {
+		fprintf(stderr, "etcd-explorer: %s\n", err);
+		capture_close(a.cap);
+		return 1;
+	}
+	out_init(&a.out, stdout, o, a.live);
+	if (!a.live)
+		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	a.store = store_new(o->max_mem);
+	a.mctx.o = o;
+	a.mctx.store = a.store;
+	struct etcd_sink sink = {.ctx = &a, .on_record = on_record};
+	a.dec = etcd_decoder_new(&sink);
+	struct tcp_config tc = {
+		.server_ports = o->ports,
+		.n_server_ports = o->n_ports,
+		.any_port = o->any_port,
+	};
+	struct tcp_callbacks cb = {
+		.ctx = &a, .on_open = tcp_open, .on_data = tcp_data, .on_gap = tcp_gap, .on_close = tcp_close,
+	};
+	a.tcp = tcp_table_new(&tc, &cb);
+	if (!a.store || !a.dec || !a.tcp) {
+		fprintf(stderr, "etcd-explorer: out of memory\n");
+		return 1;
+	}
+	if (a.cmd->start && a.cmd->start(&a) < 0)
+		return 1;
+	g_cap = a.cap;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (a.live && !o->quiet)
+		fprintf(stderr, "etcd-explorer: capturing on %s (%s), Ctrl-C to stop\n", o->iface,
+			capture_linktype_name(a.cap));
+
+	rc = run_loop(&a);
+	tcp_table_finish(a.tcp, a.last_ts ? a.last_ts : wall_now());
+	if (a.cmd->finish)
+		a.cmd->finish(&a);
+	print_summary(&a);
+	g_cap = NULL;
+	if (a.cmd->free_state)
+		a.cmd->free_state(&a);
+	tcp_table_free(a.tcp);
+	etcd_decoder_free(a.dec);
+	store_free(a.store);
+	out_free(&a.out);
+	capture_close(a.cap);
+	return rc;
+}

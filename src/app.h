@@ -1,0 +1,58 @@
+/* app.h: ties the pipeline together for one run: capture -> tcp -> etcd (grpc, h2, hpack
+ * inside) -> records -> meaning -> store -> the command (trace, a report ...). */
+#ifndef EE_APP_H
+#define EE_APP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cli.h"
+#include "grpc.h"
+#include "meaning.h"
+#include "out.h"
+#include "record.h"
+#include "store.h"
+
+struct app;
+
+/* A command: sees every record (after meaning and store update) and prints at the end. */
+struct command_ops {
+	const char *name;
+	bool streaming;   /* prints as records arrive (trace, watch, writes) */
+	int (*start)(struct app *a);
+	void (*on_record)(struct app *a, const struct etcd_record *r, const struct meaning *m);
+	void (*finish)(struct app *a);
+	void (*free_state)(struct app *a);
+};
+
+struct app_counts {
+	uint64_t rpcs, writes, watch_ctl, watch_events, notices, inferred;
+};
+
+struct app {
+	struct cli_opts *o;
+	struct out out;
+	struct store *store;
+	struct meaning_ctx mctx;
+	const struct command_ops *cmd;
+	void *cmd_state;
+	bool live;
+	ee_ts first_ts, last_ts;
+	struct app_counts n;
+	struct capture *cap;
+	struct tcp_table *tcp;
+	struct etcd_decoder *dec;
+	struct grpc_stats gstats; /* summed over closed connections */
+};
+
+/* Runs the whole pipeline for the parsed options; returns the process exit code. */
+int app_main(struct cli_opts *o);
+
+/* True when r passes the user's filters (--resource, --namespace, --name, --manager,
+ * --key-prefix, --writes, --no-housekeeping). */
+bool app_filter_pass(const struct app *a, const struct etcd_record *r, const struct meaning *m);
+
+/* Commands (src/cmd_*.c). */
+const struct command_ops *command_lookup(const char *name);
+
+#endif

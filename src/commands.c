@@ -1,0 +1,18 @@
+/* commands.c: the command table. */
+#include <string.h>
+
+#include "app.h"
+
+extern const struct command_ops cmd_trace;
+
+static const struct command_ops *const COMMANDS[] = {
+	&cmd_trace,
+};
+
+const struct command_ops *command_lookup(const char *name)
+{
+	for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+		if (!strcmp(COMMANDS[i]->name, name))
+			return COMMANDS[i];
+	return NULL;
+}

@@ -1,0 +1,213 @@
+/* jw.c: JSON lines writer (see jw.h). */
+#include "jw.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void jw_init(struct jw *w) { memset(w, 0, sizeof *w); }
+void jw_free(struct jw *w) { free(w->buf); memset(w, 0, sizeof *w); }
+
+void jw_reset(struct jw *w)
+{
+	w->len = 0;
+	w->need_comma = false;
+	w->oom = false;
+}
+
+/* Makes room for n more bytes plus a NUL. */
+static bool jw_room(struct jw *w, size_t n)
+{
+	if (w->oom)
+		return false;
+	if (w->len + n + 1 <= w->cap)
+		return true;
+	size_t cap = w->cap ? w->cap : 1024;
+	while (cap < w->len + n + 1)
+		cap *= 2;
+	char *nb = realloc(w->buf, cap);
+	if (!nb) {
+		w->oom = true;
+		return false;
+	}
+	w->buf = nb;
+	w->cap = cap;
+	return true;
+}
+
+static void jw_put(struct jw *w, const char *s, size_t n)
+{
+	if (!jw_room(w, n))
+		return;
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+	w->buf[w->len] = 0;
+}
+
+static void jw_putc(struct jw *w, char c) { jw_put(w, &c, 1); }
+
+static void jw_sep(struct jw *w)
+{
+	if (w->need_comma)
+		jw_putc(w, ',');
+	w->need_comma = true;
+}
+
+void jw_obj_begin(struct jw *w) { jw_sep(w); jw_putc(w, '{'); w->need_comma = false; }
+void jw_obj_end(struct jw *w) { jw_putc(w, '}'); w->need_comma = true; }
+void jw_arr_begin(struct jw *w) { jw_sep(w); jw_putc(w, '['); w->need_comma = false; }
+void jw_arr_end(struct jw *w) { jw_putc(w, ']'); w->need_comma = true; }
+
+void jw_key(struct jw *w, const char *name)
+{
+	jw_sep(w);
+	jw_putc(w, '"');
+	jw_put(w, name, strlen(name));
+	jw_put(w, "\":", 2);
+	w->need_comma = false;
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
+static size_t utf8_seq(const uint8_t *s, size_t n)
+{
+	uint8_t c = s[0];
+	if (c < 0x80)
+		return 1;
+	size_t len;
+	uint32_t min;
+	if ((c & 0xe0) == 0xc0) { len = 2; min = 0x80; c &= 0x1f; }
+	else if ((c & 0xf0) == 0xe0) { len = 3; min = 0x800; c &= 0x0f; }
+	else if ((c & 0xf8) == 0xf0) { len = 4; min = 0x10000; c &= 0x07; }
+	else return 0;
+	if (n < len)
+		return 0;
+	uint32_t cp = c;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+bool utf8_valid(const uint8_t *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		if (s[i] < 0x80) { i++; continue; }
+		size_t l = utf8_seq(s + i, n - i);
+		if (!l)
+			return false;
+		i += l;
+	}
+	return true;
+}
+
+void jw_strn(struct jw *w, const uint8_t *s, size_t n)
+{
+	jw_sep(w);
+	if (!jw_room(w, n + 2))
+		return;
+	w->buf[w->len++] = '"';
+	size_t i = 0;
+	while (i < n) {
+		size_t run = i;
+		/* copy runs of plain ASCII in one go */
+		while (run < n && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' && s[run] != '\\')
+			run++;
+		if (run > i) {
+			jw_put(w, (const char *)s + i, run - i);
+			i = run;
+			continue;
+		}
+		uint8_t c = s[i];
+		char esc[8];
+		if (c == '"') { jw_put(w, "\\\"", 2); i++; }
+		else if (c == '\\') { jw_put(w, "\\\\", 2); i++; }
+		else if (c == '\n') { jw_put(w, "\\n", 2); i++; }
+		else if (c == '\r') { jw_put(w, "\\r", 2); i++; }
+		else if (c == '\t') { jw_put(w, "\\t", 2); i++; }
+		else if (c < 0x20) { snprintf(esc, sizeof esc, "\\u%04x", c); jw_put(w, esc, 6); i++; }
+		else {
+			size_t l = utf8_seq(s + i, n - i);
+			if (l) { jw_put(w, (const char *)s + i, l); i += l; }
+			else { jw_put(w, "\\ufffd", 6); i++; }
+		}
+	}
+	jw_putc(w, '"');
+}
+
+void jw_str(struct jw *w, const char *s) { jw_strn(w, (const uint8_t *)(s ? s : ""), s ? strlen(s) : 0); }
+
+void jw_i64(struct jw *w, int64_t v)
+{
+	char b[24];
+	int n = snprintf(b, sizeof b, "%" PRId64, v);
+	jw_sep(w);
+	jw_put(w, b, (size_t)n);
+}
+
+void jw_u64(struct jw *w, uint64_t v)
+{
+	char b[24];
+	int n = snprintf(b, sizeof b, "%" PRIu64, v);
+	jw_sep(w);
+	jw_put(w, b, (size_t)n);
+}
+
+void jw_bool(struct jw *w, bool v) { jw_sep(w); jw_put(w, v ? "true" : "false", v ? 4 : 5); }
+void jw_null(struct jw *w) { jw_sep(w); jw_put(w, "null", 4); }
+
+void jw_ts(struct jw *w, int64_t ts_us)
+{
+	char b[32];
+	int64_t s = ts_us / 1000000, us = ts_us % 1000000;
+	if (us < 0) { us += 1000000; s -= 1; }
+	int n = snprintf(b, sizeof b, "%" PRId64 ".%06" PRId64, s, us);
+	jw_sep(w);
+	jw_put(w, b, (size_t)n);
+}
+
+void jw_raw(struct jw *w, const char *json, size_t n) { jw_sep(w); jw_put(w, json, n); }
+
+size_t base64_encode(const uint8_t *in, size_t n, char *out)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t o = 0, i = 0;
+	for (; i + 2 < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		out[o++] = tab[v >> 18]; out[o++] = tab[(v >> 12) & 63];
+		out[o++] = tab[(v >> 6) & 63]; out[o++] = tab[v & 63];
+	}
+	if (i < n) {
+		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0);
+		out[o++] = tab[v >> 18]; out[o++] = tab[(v >> 12) & 63];
+		out[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+		out[o++] = '=';
+	}
+	out[o] = 0;
+	return o;
+}
+
+void jw_key_bytes(struct jw *w, const char *name, const uint8_t *s, size_t n)
+{
+	if (utf8_valid(s, n)) {
+		jw_key(w, name);
+		jw_strn(w, s, n);
+		return;
+	}
+	char k[64];
+	snprintf(k, sizeof k, "%s_b64", name);
+	jw_key(w, k);
+	size_t need = 4 * ((n + 2) / 3) + 1;
+	char small[256];
+	char *out = need <= sizeof small ? small : malloc(need);
+	if (!out) { w->oom = true; return; }
+	size_t len = base64_encode(s, n, out);
+	jw_strn(w, (const uint8_t *)out, len);
+	if (out != small)
+		free(out);
+}

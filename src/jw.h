@@ -1,0 +1,48 @@
+/* jw.h: a small streaming JSON writer into a reusable buffer, for the JSON lines output.
+ * No allocation once the buffer has grown to the largest line; no jansson on the hot path.
+ * Usage: jw_reset, jw_obj_begin, jw_key + value..., jw_obj_end, then write jw->buf. */
+#ifndef EE_JW_H
+#define EE_JW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct jw {
+	char *buf;
+	size_t len, cap;
+	bool need_comma;  /* a value was written at this level */
+	bool oom;         /* sticky: an allocation failed, the line is incomplete */
+};
+
+void jw_init(struct jw *w);
+void jw_free(struct jw *w);
+void jw_reset(struct jw *w);
+void jw_obj_begin(struct jw *w);
+void jw_obj_end(struct jw *w);
+void jw_arr_begin(struct jw *w);
+void jw_arr_end(struct jw *w);
+/* Writes "name": — the next call writes the value. */
+void jw_key(struct jw *w, const char *name);
+void jw_str(struct jw *w, const char *s);
+void jw_strn(struct jw *w, const uint8_t *s, size_t n);  /* escapes; invalid UTF-8 as \ufffd */
+void jw_i64(struct jw *w, int64_t v);
+void jw_u64(struct jw *w, uint64_t v);
+void jw_bool(struct jw *w, bool v);
+void jw_null(struct jw *w);
+void jw_ts(struct jw *w, int64_t ts_us);                  /* seconds with 6 decimals */
+void jw_raw(struct jw *w, const char *json, size_t n);    /* already-encoded JSON value */
+/* Writes "name":"key" when bytes are valid UTF-8, else "name_b64":"base64". */
+void jw_key_bytes(struct jw *w, const char *name, const uint8_t *s, size_t n);
+
+/* Convenience: key + value. */
+static inline void jw_kstr(struct jw *w, const char *k, const char *v) { jw_key(w, k); jw_str(w, v); }
+static inline void jw_ki64(struct jw *w, const char *k, int64_t v) { jw_key(w, k); jw_i64(w, v); }
+static inline void jw_ku64(struct jw *w, const char *k, uint64_t v) { jw_key(w, k); jw_u64(w, v); }
+static inline void jw_kbool(struct jw *w, const char *k, bool v) { jw_key(w, k); jw_bool(w, v); }
+
+bool utf8_valid(const uint8_t *s, size_t n);
+/* base64 (RFC 4648) of n bytes into out (needs 4*((n+2)/3)+1); returns length. */
+size_t base64_encode(const uint8_t *in, size_t n, char *out);
+
+#endif

@@ -1,0 +1,41 @@
+/* meaning.h: the Kubernetes meaning attached to a record before it is printed or stored
+ * (issue "Kubernetes meaning"): which object a key is, what the value decodes to, who wrote
+ * it, what changed, and whether the RPC is the API server's own housekeeping.
+ * Built by meaning.c from a record and the store; read by the printers. */
+#ifndef EE_MEANING_H
+#define EE_MEANING_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "k8s.h"
+#include "record.h"
+
+struct store;
+struct cli_opts;
+
+struct meaning {
+	bool has_key;
+	struct k8s_key key;          /* the record's key, or the range it covers */
+	const char *housekeeping;    /* "health", "compaction", "status-poll", "lease",
+				      * "count", "keys-only", "list-page", or NULL */
+	bool has_value;
+	struct k8s_value val;        /* the new value (put) */
+	bool has_prev;               /* the previous value was known (prev_kv, store, ...) */
+	struct k8s_value prev;
+	bool has_writer;
+	struct k8s_writer writer;
+	json_t *diff;                /* array of {path, old, new}; NULL when no previous value */
+	const char *change;          /* "create", "spec", "status", "metadata", "delete", "none" */
+};
+
+struct meaning_ctx {
+	const struct cli_opts *o;
+	struct store *store;         /* may be NULL */
+};
+
+/* Fills m for r. Cheap for records without a key. Free with meaning_clear. */
+void meaning_build(const struct meaning_ctx *ctx, const struct etcd_record *r, struct meaning *m);
+void meaning_clear(struct meaning *m);
+
+#endif

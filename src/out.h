@@ -1,0 +1,48 @@
+/* out.h: printers, the last stage (DESIGN.md "out"). They only read records, meanings and
+ * the store; nothing here decodes. Text is a tcpdump-like timeline (one line per RPC, write
+ * or watch event, colour on a TTY); JSON lines follow docs/json.md. */
+#ifndef EE_OUT_H
+#define EE_OUT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "jw.h"
+#include "meaning.h"
+#include "record.h"
+
+struct out {
+	FILE *f;
+	const struct cli_opts *o;
+	bool json;
+	bool color;
+	bool flush_each;   /* live: every line reaches the terminal at once */
+	struct jw jw;
+	char *tbuf;        /* text line buffer */
+	size_t tlen, tcap;
+};
+
+void out_init(struct out *out, FILE *f, const struct cli_opts *o, bool live);
+void out_free(struct out *out);
+/* One trace record, in the selected format. */
+void out_record(struct out *out, const struct etcd_record *r, const struct meaning *m);
+void out_json_record(struct out *out, const struct etcd_record *r, const struct meaning *m);
+void out_text_record(struct out *out, const struct etcd_record *r, const struct meaning *m);
+/* Emits the finished JSON line in out->jw (adds the newline, flushes when live). */
+void out_json_emit(struct out *out);
+/* The text buffer: tprintf appends, temit writes the line. */
+void out_tprintf(struct out *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void out_tbytes(struct out *out, const uint8_t *p, size_t n); /* printable, escaped */
+void out_temit(struct out *out);
+/* Colour helpers (no-ops without colour). */
+const char *out_c(const struct out *out, const char *code);
+
+/* JSON helpers shared by the report printers. */
+void out_json_meaning(struct jw *w, const struct meaning *m, const struct cli_opts *o);
+void out_json_k8s_key(struct jw *w, const struct k8s_key *k);
+const char *out_op_name(enum rec_op op);
+const char *out_grpc_code_name(int code);
+const char *out_watch_event_name(enum rec_watch_event e);
+
+#endif

@@ -1,0 +1,413 @@
+/* out_text.c: the text timeline, one line per RPC, write, watch control or watch event, in
+ * the spirit of tcpdump: time, connection, stream, what, result, latency. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "etcd.h"
+#include "out.h"
+
+#define C_DIM "\033[2m"
+#define C_RED "\033[31m"
+#define C_GREEN "\033[32m"
+#define C_YELLOW "\033[33m"
+#define C_CYAN "\033[36m"
+#define C_OFF "\033[0m"
+
+static const char *const GRPC_CODES[] = {
+	"OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound",
+	"AlreadyExists", "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Aborted",
+	"OutOfRange", "Unimplemented", "Internal", "Unavailable", "DataLoss", "Unauthenticated",
+};
+
+const char *out_grpc_code_name(int code)
+{
+	return code >= 0 && code <= 16 ? GRPC_CODES[code] : "?";
+}
+
+/* HH:MM:SS.uuuuuu in local time (TZ=UTC in golden tests), as tcpdump prints. */
+static void text_ts(struct out *out, ee_ts ts)
+{
+	time_t s = (time_t)(ts / 1000000);
+	struct tm tm;
+	localtime_r(&s, &tm);
+	out_tprintf(out, "%s%02d:%02d:%02d.%06d%s ", out_c(out, C_DIM), tm.tm_hour, tm.tm_min,
+		    tm.tm_sec, (int)(ts % 1000000), out_c(out, C_OFF));
+}
+
+static void text_bin(struct out *out, ProtobufCBinaryData b)
+{
+	out_tbytes(out, b.data ? b.data : (const uint8_t *)"", b.len);
+}
+
+/* KEY, KEY..END, or KEY.. (from key) when range_end is "\0". */
+static void text_range(struct out *out, ProtobufCBinaryData key, ProtobufCBinaryData end)
+{
+	text_bin(out, key);
+	if (end.len == 1 && end.data[0] == 0)
+		out_tprintf(out, "..");
+	else if (end.len) {
+		out_tprintf(out, "..");
+		text_bin(out, end);
+	}
+}
+
+static const char *const CMP_T[] = {"version", "create", "mod", "value", "lease"};
+static const char *const CMP_R[] = {"==", ">", "<", "!="};
+
+static void text_compare(struct out *out, const Etcdserverpb__Compare *c)
+{
+	out_tprintf(out, "%s(", (unsigned)c->target < 5 ? CMP_T[c->target] : "?");
+	text_range(out, c->key, c->range_end);
+	out_tprintf(out, ")%s", (unsigned)c->result < 4 ? CMP_R[c->result] : "?");
+	switch (c->target_union_case) {
+	case ETCDSERVERPB__COMPARE__TARGET_UNION_VERSION: out_tprintf(out, "%" PRId64, c->version); break;
+	case ETCDSERVERPB__COMPARE__TARGET_UNION_CREATE_REVISION: out_tprintf(out, "%" PRId64, c->create_revision); break;
+	case ETCDSERVERPB__COMPARE__TARGET_UNION_MOD_REVISION: out_tprintf(out, "%" PRId64, c->mod_revision); break;
+	case ETCDSERVERPB__COMPARE__TARGET_UNION_LEASE: out_tprintf(out, "%" PRId64, c->lease); break;
+	case ETCDSERVERPB__COMPARE__TARGET_UNION_VALUE: out_tprintf(out, "<%zu bytes>", c->value.len); break;
+	default: out_tprintf(out, "0"); break;
+	}
+}
+
+static void text_ops(struct out *out, Etcdserverpb__RequestOp **ops, size_t n)
+{
+	if (!n) {
+		out_tprintf(out, "nothing");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const Etcdserverpb__RequestOp *op = ops[i];
+		if (i)
+			out_tprintf(out, ", ");
+		switch (op->request_case) {
+		case ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_RANGE:
+			out_tprintf(out, "get ");
+			text_range(out, op->request_range->key, op->request_range->range_end);
+			break;
+		case ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_PUT:
+			out_tprintf(out, "put ");
+			text_bin(out, op->request_put->key);
+			out_tprintf(out, " (%zu B)", op->request_put->value.len);
+			break;
+		case ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_DELETE_RANGE:
+			out_tprintf(out, "del ");
+			text_range(out, op->request_delete_range->key, op->request_delete_range->range_end);
+			break;
+		case ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_TXN:
+			out_tprintf(out, "txn{...}");
+			break;
+		default:
+			out_tprintf(out, "?");
+		}
+	}
+}
+
+/* The request part of an RPC line. */
+static void text_request(struct out *out, const struct rec_rpc *rpc)
+{
+	const void *rq = rpc->req;
+	if (!rq) {
+		if (rpc->m->method != EM_UNKNOWN)
+			out_tprintf(out, "(request not captured)");
+		return;
+	}
+	switch (rpc->m->method) {
+	case EM_RANGE: {
+		const Etcdserverpb__RangeRequest *q = rq;
+		text_range(out, q->key, q->range_end);
+		if (q->limit) out_tprintf(out, " limit=%" PRId64, q->limit);
+		if (q->revision) out_tprintf(out, " rev=%" PRId64, q->revision);
+		if (q->keys_only) out_tprintf(out, " keys-only");
+		if (q->count_only) out_tprintf(out, " count-only");
+		if (q->serializable) out_tprintf(out, " serializable");
+		break;
+	}
+	case EM_PUT: {
+		const Etcdserverpb__PutRequest *q = rq;
+		text_bin(out, q->key);
+		out_tprintf(out, " (%zu B)", q->value.len);
+		if (q->lease) out_tprintf(out, " lease=%" PRIx64, (uint64_t)q->lease);
+		break;
+	}
+	case EM_DELETE_RANGE: {
+		const Etcdserverpb__DeleteRangeRequest *q = rq;
+		text_range(out, q->key, q->range_end);
+		break;
+	}
+	case EM_TXN: {
+		const Etcdserverpb__TxnRequest *q = rq;
+		out_tprintf(out, "if ");
+		for (size_t i = 0; i < q->n_compare; i++) {
+			if (i) out_tprintf(out, " && ");
+			text_compare(out, q->compare[i]);
+		}
+		if (!q->n_compare) out_tprintf(out, "true");
+		out_tprintf(out, " then ");
+		text_ops(out, q->success, q->n_success);
+		out_tprintf(out, " else ");
+		text_ops(out, q->failure, q->n_failure);
+		break;
+	}
+	case EM_COMPACT: {
+		const Etcdserverpb__CompactionRequest *q = rq;
+		out_tprintf(out, "rev=%" PRId64 "%s", q->revision, q->physical ? " physical" : "");
+		break;
+	}
+	case EM_LEASE_GRANT: {
+		const Etcdserverpb__LeaseGrantRequest *q = rq;
+		out_tprintf(out, "ttl=%" PRId64, q->ttl);
+		break;
+	}
+	case EM_LEASE_REVOKE: case EM_LEASE_KEEPALIVE: case EM_LEASE_TIME_TO_LIVE: {
+		/* all three requests have ID as field 1 */
+		const Etcdserverpb__LeaseRevokeRequest *q = rq;
+		out_tprintf(out, "id=%" PRIx64, (uint64_t)q->id);
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+static void text_members(struct out *out, Etcdserverpb__Member **ms, size_t n)
+{
+	out_tprintf(out, " %zu member%s:", n, n == 1 ? "" : "s");
+	for (size_t i = 0; i < n; i++)
+		out_tprintf(out, " %s(%" PRIx64 "%s)", ms[i]->name && *ms[i]->name ? ms[i]->name : "unstarted",
+			    ms[i]->id, ms[i]->islearner ? ",learner" : "");
+}
+
+/* The response part of an RPC line (after "-> OK"). */
+static void text_response(struct out *out, const struct rec_rpc *rpc)
+{
+	const void *rs = rpc->resp;
+	if (rpc->hdr.present)
+		out_tprintf(out, " rev=%" PRId64, rpc->hdr.revision);
+	if (!rs)
+		return;
+	switch (rpc->m->method) {
+	case EM_RANGE: {
+		const Etcdserverpb__RangeResponse *p = rs;
+		out_tprintf(out, " count=%" PRId64 " kvs=%zu%s", p->count, p->n_kvs, p->more ? " more" : "");
+		break;
+	}
+	case EM_DELETE_RANGE: {
+		const Etcdserverpb__DeleteRangeResponse *p = rs;
+		out_tprintf(out, " deleted=%" PRId64, p->deleted);
+		break;
+	}
+	case EM_TXN: {
+		const Etcdserverpb__TxnResponse *p = rs;
+		out_tprintf(out, " %s", p->succeeded ? "succeeded" : "failed (else branch)");
+		break;
+	}
+	case EM_LEASE_GRANT: {
+		const Etcdserverpb__LeaseGrantResponse *p = rs;
+		out_tprintf(out, " id=%" PRIx64 " ttl=%" PRId64, (uint64_t)p->id, p->ttl);
+		break;
+	}
+	case EM_LEASE_KEEPALIVE: {
+		const Etcdserverpb__LeaseKeepAliveResponse *p = rs;
+		out_tprintf(out, " ttl=%" PRId64, p->ttl);
+		break;
+	}
+	case EM_LEASE_TIME_TO_LIVE: {
+		const Etcdserverpb__LeaseTimeToLiveResponse *p = rs;
+		out_tprintf(out, " ttl=%" PRId64 "/%" PRId64, p->ttl, p->grantedttl);
+		break;
+	}
+	case EM_MEMBER_LIST: case EM_MEMBER_REMOVE: case EM_MEMBER_UPDATE: case EM_MEMBER_PROMOTE: {
+		const Etcdserverpb__MemberListResponse *p = rs;
+		text_members(out, p->members, p->n_members);
+		break;
+	}
+	case EM_STATUS: {
+		const Etcdserverpb__StatusResponse *p = rs;
+		out_tprintf(out, " version=%s db=%" PRId64 " in_use=%" PRId64 " leader=%" PRIx64
+			    " raft_index=%" PRIu64, p->version, p->dbsize, p->dbsizeinuse, p->leader,
+			    p->raftindex);
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+static void text_prefix(struct out *out, const struct etcd_record *r)
+{
+	text_ts(out, r->c.ts);
+	out_tprintf(out, "%s s%u ", r->c.conn ? r->c.conn : "?", r->c.stream);
+}
+
+/* "ConfigMapApp demo/my-nginx-app by kubectl-patch Update: spec.replicas 3 -> 5". */
+static void text_meaning(struct out *out, const struct meaning *m)
+{
+	if (!m)
+		return;
+	if (m->housekeeping)
+		out_tprintf(out, " %s[%s]%s", out_c(out, C_DIM), m->housekeeping, out_c(out, C_OFF));
+	const struct k8s_value *v = m->has_value ? &m->val : m->has_prev ? &m->prev : NULL;
+	if (m->has_key && m->key.kind == K8S_KEY_OBJECT) {
+		const char *kind = v && v->kind && *v->kind ? v->kind : m->key.resource;
+		out_tprintf(out, " %s%s %s%s%s%s", out_c(out, C_CYAN), kind, m->key.ns,
+			    m->key.ns[0] ? "/" : "", m->key.name, out_c(out, C_OFF));
+	} else if (m->has_key && (m->key.kind == K8S_KEY_RESOURCE || m->key.kind == K8S_KEY_NAMESPACE)) {
+		out_tprintf(out, " %s%s%s%s%s%s", out_c(out, C_CYAN), m->key.group, m->key.group[0] ? "/" : "",
+			    m->key.resource, m->key.kind == K8S_KEY_NAMESPACE ? " in " : "",
+			    m->key.kind == K8S_KEY_NAMESPACE ? m->key.ns : "");
+		out_tprintf(out, "%s", out_c(out, C_OFF));
+	}
+	if (v && v->enc == K8S_ENC_ENCRYPTED)
+		out_tprintf(out, " [encrypted %s key=%s]", v->enc_provider, v->enc_key);
+	if (m->has_writer && m->writer.manager) {
+		out_tprintf(out, " by %s%s%s", out_c(out, C_YELLOW), m->writer.manager, out_c(out, C_OFF));
+		if (m->writer.operation)
+			out_tprintf(out, " %s", m->writer.operation);
+		if (m->writer.subresource && *m->writer.subresource)
+			out_tprintf(out, " %s", m->writer.subresource);
+	}
+	if (m->change)
+		out_tprintf(out, " (%s)", m->change);
+	if (m->diff && json_array_size(m->diff)) {
+		out_tprintf(out, ":");
+		size_t i;
+		json_t *d;
+		json_array_foreach(m->diff, i, d) {
+			if (i >= 8) {
+				out_tprintf(out, " ... %zu more", json_array_size(m->diff) - 8);
+				break;
+			}
+			const char *path = json_string_value(json_object_get(d, "path"));
+			json_t *o = json_object_get(d, "old"), *n = json_object_get(d, "new");
+			char *os = o ? json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+			char *ns = n ? json_dumps(n, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+			if (os && strlen(os) > 60) strcpy(os + 57, "...");
+			if (ns && strlen(ns) > 60) strcpy(ns + 57, "...");
+			if (o && n)
+				out_tprintf(out, "%s %s: %s -> %s", i ? ";" : "", path ? path : "?", os, ns);
+			else if (n)
+				out_tprintf(out, "%s %s: + %s", i ? ";" : "", path ? path : "?", ns);
+			else
+				out_tprintf(out, "%s %s: - %s", i ? ";" : "", path ? path : "?", os ? os : "");
+			free(os);
+			free(ns);
+		}
+	}
+}
+
+static void text_rpc(struct out *out, const struct etcd_record *r, const struct meaning *m)
+{
+	const struct rec_rpc *rpc = &r->u.rpc;
+	out_tprintf(out, "%s%s/%s%s%s ", out_c(out, C_CYAN), rpc->m->service_name, rpc->m->name,
+		    rpc->inferred ? "?" : "", out_c(out, C_OFF));
+	text_request(out, rpc);
+	if (rpc->status > 0) {
+		out_tprintf(out, " -> %sERROR %d %s%s", out_c(out, C_RED), rpc->status,
+			    out_grpc_code_name(rpc->status), out_c(out, C_OFF));
+		if (rpc->status_message && *rpc->status_message)
+			out_tprintf(out, " \"%s\"", rpc->status_message);
+	} else if (rpc->status == 0 || rpc->resp) {
+		out_tprintf(out, " -> %sOK%s", out_c(out, C_GREEN), out_c(out, C_OFF));
+		text_response(out, rpc);
+	} else {
+		out_tprintf(out, " -> (no response captured)");
+	}
+	if (rpc->latency_us >= 0)
+		out_tprintf(out, " %.3fms", (double)rpc->latency_us / 1000.0);
+	if (rpc->inferred)
+		out_tprintf(out, " [method inferred, %d%%]", rpc->confidence);
+	text_meaning(out, m);
+}
+
+static void text_watch_range(struct out *out, const struct rec_watch_range *rg)
+{
+	if (!rg || !rg->known) {
+		out_tprintf(out, " (range unknown: created before the capture)");
+		return;
+	}
+	out_tprintf(out, " ");
+	ProtobufCBinaryData k = {rg->key_len, (uint8_t *)rg->key};
+	ProtobufCBinaryData e = {rg->range_end_len, (uint8_t *)rg->range_end};
+	text_range(out, k, e);
+	if (rg->guessed)
+		out_tprintf(out, " (guessed from events)");
+}
+
+void out_text_record(struct out *out, const struct etcd_record *r, const struct meaning *m)
+{
+	text_prefix(out, r);
+	switch (r->c.kind) {
+	case REC_RPC:
+		text_rpc(out, r, m);
+		break;
+	case REC_WRITE: {
+		const struct rec_write *w = &r->u.write;
+		out_tprintf(out, "%swrite %s%s ", out_c(out, C_YELLOW), out_op_name(w->op), out_c(out, C_OFF));
+		out_tbytes(out, w->key, w->key_len);
+		if (w->range_end_len) {
+			out_tprintf(out, "..");
+			out_tbytes(out, w->range_end, w->range_end_len);
+			out_tprintf(out, " deleted=%" PRId64, w->deleted);
+		}
+		out_tprintf(out, " rev=%" PRId64, w->revision);
+		if (w->op == REC_OP_PUT)
+			out_tprintf(out, " (%zu B)", w->value_len);
+		out_tprintf(out, " via %s", etcd_method_info(w->method)->name);
+		text_meaning(out, m);
+		break;
+	}
+	case REC_WATCH: {
+		const struct rec_watch *w = &r->u.watch;
+		out_tprintf(out, "%sWatch/%s%s", out_c(out, C_CYAN), out_watch_event_name(w->event), out_c(out, C_OFF));
+		if (w->watch_id >= 0)
+			out_tprintf(out, " id=%" PRId64, w->watch_id);
+		if (w->event == RW_CREATE || w->event == RW_CREATED) {
+			text_watch_range(out, &w->range);
+			if (w->range.start_revision)
+				out_tprintf(out, " start=%" PRId64, w->range.start_revision);
+			if (w->range.prev_kv)
+				out_tprintf(out, " prev_kv");
+			if (w->range.progress_notify)
+				out_tprintf(out, " progress_notify");
+		}
+		if (w->event == RW_CANCELED) {
+			if (w->compact_revision)
+				out_tprintf(out, " %scompacted at rev=%" PRId64 "%s", out_c(out, C_RED),
+					    w->compact_revision, out_c(out, C_OFF));
+			if (w->cancel_reason && *w->cancel_reason)
+				out_tprintf(out, " \"%s\"", w->cancel_reason);
+		}
+		if (w->hdr.present)
+			out_tprintf(out, " rev=%" PRId64, w->hdr.revision);
+		text_meaning(out, m);
+		break;
+	}
+	case REC_WATCH_EVENT: {
+		const struct rec_watch_event_rec *e = &r->u.ev;
+		out_tprintf(out, "%sWatch/event%s id=%" PRId64 " %s ", out_c(out, C_CYAN), out_c(out, C_OFF),
+			    e->watch_id, e->type == REC_OP_DELETE ? "DELETE" : "PUT");
+		text_bin(out, e->kv->key);
+		out_tprintf(out, " mod=%" PRId64, e->kv->mod_revision);
+		if (e->type == REC_OP_PUT)
+			out_tprintf(out, " ver=%" PRId64 " (%zu B)", e->kv->version, e->kv->value.len);
+		if (e->prev_kv)
+			out_tprintf(out, " prev=%" PRId64, e->prev_kv->mod_revision);
+		if (e->fragment)
+			out_tprintf(out, " fragment");
+		text_meaning(out, m);
+		break;
+	}
+	case REC_NOTICE: {
+		const struct rec_notice *n = &r->u.notice;
+		out_tprintf(out, "%s! %s%s", out_c(out, C_RED), n->what, out_c(out, C_OFF));
+		if (n->bytes)
+			out_tprintf(out, " %" PRIu64 " bytes", n->bytes);
+		if (n->detail && *n->detail)
+			out_tprintf(out, ": %s", n->detail);
+		break;
+	}
+	}
+	out_temit(out);
+}

@@ -1,0 +1,327 @@
+/* store.c: key space revealed by the capture (see store.h). Open-addressing hash table of
+ * keys; each key keeps a small ring of versions. Values are copied (the record's bytes are
+ * borrowed) and accounted against the budget; a FIFO of value-owning versions lets the
+ * budget drop the oldest values first. */
+#include "store.h"
+
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+struct value_ref {
+	struct store_key *k;
+	int64_t mod_rev;
+};
+
+struct store {
+	struct store_key **slots;
+	size_t cap, n;
+	uint64_t budget, value_bytes, dropped_values, dropped_bytes;
+	struct value_ref *fifo; /* ring of versions that own values, oldest first */
+	size_t fifo_head, fifo_n, fifo_cap;
+};
+
+static uint64_t hash_bytes(const uint8_t *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h;
+}
+
+struct store *store_new(uint64_t budget_bytes)
+{
+	struct store *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->cap = 1024;
+	s->slots = calloc(s->cap, sizeof *s->slots);
+	if (!s->slots) {
+		free(s);
+		return NULL;
+	}
+	s->budget = budget_bytes;
+	return s;
+}
+
+static void key_free(struct store_key *k)
+{
+	for (int i = 0; i < k->n; i++)
+		free(k->hist[(k->first + i) % STORE_HISTORY].value);
+	free(k->key);
+	free(k);
+}
+
+void store_free(struct store *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->cap; i++)
+		if (s->slots[i])
+			key_free(s->slots[i]);
+	free(s->slots);
+	free(s->fifo);
+	free(s);
+}
+
+static size_t slot_of(const struct store *s, const uint8_t *key, size_t len)
+{
+	size_t i = hash_bytes(key, len) & (s->cap - 1);
+	while (s->slots[i] && !(s->slots[i]->key_len == len && !memcmp(s->slots[i]->key, key, len)))
+		i = (i + 1) & (s->cap - 1);
+	return i;
+}
+
+static bool grow(struct store *s)
+{
+	size_t ncap = s->cap * 2;
+	struct store_key **ns = calloc(ncap, sizeof *ns);
+	if (!ns)
+		return false;
+	for (size_t i = 0; i < s->cap; i++) {
+		struct store_key *k = s->slots[i];
+		if (!k)
+			continue;
+		size_t j = hash_bytes(k->key, k->key_len) & (ncap - 1);
+		while (ns[j])
+			j = (j + 1) & (ncap - 1);
+		ns[j] = k;
+	}
+	free(s->slots);
+	s->slots = ns;
+	s->cap = ncap;
+	return true;
+}
+
+struct store_key *store_get(const struct store *s, const uint8_t *key, size_t key_len)
+{
+	return s->slots[slot_of(s, key, key_len)];
+}
+
+static struct store_key *get_or_add(struct store *s, const uint8_t *key, size_t key_len)
+{
+	if ((s->n + 1) * 4 > s->cap * 3 && !grow(s))
+		return NULL;
+	size_t i = slot_of(s, key, key_len);
+	if (s->slots[i])
+		return s->slots[i];
+	struct store_key *k = calloc(1, sizeof *k);
+	if (!k)
+		return NULL;
+	k->key = malloc(key_len ? key_len : 1);
+	if (!k->key) {
+		free(k);
+		return NULL;
+	}
+	memcpy(k->key, key, key_len);
+	k->key_len = key_len;
+	s->slots[i] = k;
+	s->n++;
+	return k;
+}
+
+static struct store_version *find_version(struct store_key *k, int64_t mod_rev)
+{
+	for (int i = 0; i < k->n; i++) {
+		struct store_version *v = &k->hist[(k->first + i) % STORE_HISTORY];
+		if (v->mod_revision == mod_rev)
+			return v;
+	}
+	return NULL;
+}
+
+/* Drops the value of the oldest value-owning version until under budget. */
+static void enforce_budget(struct store *s)
+{
+	while (s->value_bytes > s->budget && s->fifo_n) {
+		struct value_ref r = s->fifo[s->fifo_head];
+		s->fifo_head = (s->fifo_head + 1) % s->fifo_cap;
+		s->fifo_n--;
+		struct store_version *v = find_version(r.k, r.mod_rev);
+		if (!v || !v->value)
+			continue;
+		s->value_bytes -= v->value_len;
+		s->dropped_values++;
+		s->dropped_bytes += v->value_len;
+		free(v->value);
+		v->value = NULL;
+	}
+}
+
+static void fifo_push(struct store *s, struct store_key *k, int64_t mod_rev)
+{
+	if (s->fifo_n == s->fifo_cap) {
+		size_t ncap = s->fifo_cap ? s->fifo_cap * 2 : 1024;
+		struct value_ref *nf = malloc(ncap * sizeof *nf);
+		if (!nf)
+			return;
+		for (size_t i = 0; i < s->fifo_n; i++)
+			nf[i] = s->fifo[(s->fifo_head + i) % s->fifo_cap];
+		free(s->fifo);
+		s->fifo = nf;
+		s->fifo_cap = ncap;
+		s->fifo_head = 0;
+	}
+	s->fifo[(s->fifo_head + s->fifo_n) % s->fifo_cap] = (struct value_ref){k, mod_rev};
+	s->fifo_n++;
+}
+
+/* Inserts a version keeping the ring sorted by mod_revision; returns it, or the existing one
+ * with that revision. */
+static struct store_version *insert_version(struct store *s, struct store_key *k, int64_t mod_rev,
+					    bool *is_new)
+{
+	struct store_version *v = find_version(k, mod_rev);
+	*is_new = false;
+	if (v)
+		return v;
+	if (k->n == STORE_HISTORY) {
+		struct store_version *old = &k->hist[k->first];
+		if (mod_rev < old->mod_revision)
+			return NULL; /* older than everything kept: not worth a slot */
+		if (old->value) {
+			s->value_bytes -= old->value_len;
+			free(old->value);
+		}
+		k->first = (k->first + 1) % STORE_HISTORY;
+		k->n--;
+		k->forgotten++;
+	}
+	/* position: after every version with a smaller revision */
+	int pos = k->n;
+	while (pos > 0 && k->hist[(k->first + pos - 1) % STORE_HISTORY].mod_revision > mod_rev) {
+		k->hist[(k->first + pos) % STORE_HISTORY] = k->hist[(k->first + pos - 1) % STORE_HISTORY];
+		pos--;
+	}
+	v = &k->hist[(k->first + pos) % STORE_HISTORY];
+	memset(v, 0, sizeof *v);
+	v->mod_revision = mod_rev;
+	k->n++;
+	*is_new = true;
+	return v;
+}
+
+struct store_key *store_put(struct store *s, const uint8_t *key, size_t key_len, int64_t mod_rev,
+			    int64_t create_rev, int64_t version, int64_t lease, const uint8_t *value,
+			    size_t value_len, bool value_known, enum store_source src, ee_ts ts)
+{
+	struct store_key *k = get_or_add(s, key, key_len);
+	if (!k)
+		return NULL;
+	bool is_new;
+	struct store_version *v = insert_version(s, k, mod_rev, &is_new);
+	if (!v)
+		return k;
+	if (is_new) {
+		v->source = src;
+		v->ts = ts;
+	}
+	v->create_revision = create_rev;
+	v->version = version;
+	v->lease = lease;
+	v->deleted = false;
+	v->value_len = value_len;
+	if (value_known && !v->value && value_len <= s->budget) {
+		v->value = malloc(value_len ? value_len : 1);
+		if (v->value) {
+			if (value_len)
+				memcpy(v->value, value, value_len);
+			s->value_bytes += value_len;
+			fifo_push(s, k, mod_rev);
+			enforce_budget(s);
+		}
+	}
+	return k;
+}
+
+struct store_key *store_delete(struct store *s, const uint8_t *key, size_t key_len, int64_t rev,
+			       enum store_source src, ee_ts ts)
+{
+	struct store_key *k = get_or_add(s, key, key_len);
+	if (!k)
+		return NULL;
+	bool is_new;
+	struct store_version *v = insert_version(s, k, rev, &is_new);
+	if (v && is_new) {
+		v->deleted = true;
+		v->source = src;
+		v->ts = ts;
+	}
+	return k;
+}
+
+void store_set_writer(struct store_key *k, int64_t mod_rev, const char *manager,
+		      const char *operation, const char *subresource)
+{
+	struct store_version *v = k ? find_version(k, mod_rev) : NULL;
+	if (!v)
+		return;
+	snprintf(v->manager, sizeof v->manager, "%s", manager ? manager : "");
+	snprintf(v->operation, sizeof v->operation, "%s", operation ? operation : "");
+	snprintf(v->subresource, sizeof v->subresource, "%s", subresource ? subresource : "");
+}
+
+const struct store_version *store_latest(const struct store_key *k)
+{
+	if (!k || !k->n)
+		return NULL;
+	return &k->hist[(k->first + k->n - 1) % STORE_HISTORY];
+}
+
+const struct store_version *store_at(const struct store_key *k, int64_t rev)
+{
+	if (!k)
+		return NULL;
+	if (rev <= 0)
+		return store_latest(k);
+	const struct store_version *best = NULL;
+	for (int i = 0; i < k->n; i++) {
+		const struct store_version *v = &k->hist[(k->first + i) % STORE_HISTORY];
+		if (v->mod_revision <= rev)
+			best = v;
+	}
+	return best;
+}
+
+const struct store_version *store_before(const struct store_key *k, int64_t mod_rev)
+{
+	return k ? store_at(k, mod_rev - 1) : NULL;
+}
+
+static int cmp_keys(const void *a, const void *b)
+{
+	const struct store_key *x = *(struct store_key *const *)a, *y = *(struct store_key *const *)b;
+	size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+	int c = memcmp(x->key, y->key, n);
+	if (c)
+		return c;
+	return x->key_len < y->key_len ? -1 : x->key_len > y->key_len;
+}
+
+struct store_key **store_sorted(const struct store *s, size_t *n)
+{
+	struct store_key **arr = malloc((s->n ? s->n : 1) * sizeof *arr);
+	*n = 0;
+	if (!arr)
+		return NULL;
+	for (size_t i = 0; i < s->cap; i++)
+		if (s->slots[i])
+			arr[(*n)++] = s->slots[i];
+	qsort(arr, *n, sizeof *arr, cmp_keys);
+	return arr;
+}
+
+void store_get_stats(const struct store *s, struct store_stats *st)
+{
+	memset(st, 0, sizeof *st);
+	st->keys = s->n;
+	for (size_t i = 0; i < s->cap; i++) {
+		const struct store_version *v = s->slots[i] ? store_latest(s->slots[i]) : NULL;
+		if (v && !v->deleted)
+			st->live_keys++;
+	}
+	st->value_bytes = s->value_bytes;
+	st->dropped_values = s->dropped_values;
+	st->dropped_bytes = s->dropped_bytes;
+	st->budget = s->budget;
+}

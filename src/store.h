@@ -1,0 +1,71 @@
+/* store.h: the key space the capture has revealed (DESIGN.md "store"): from Range responses,
+ * applied writes and watch events, the latest kv per key plus a bounded history of the
+ * revisions seen and who wrote them. Memory is bounded by a budget: past it, stored values
+ * are dropped oldest first (metadata stays) and the drop is counted for the report. */
+#ifndef EE_STORE_H
+#define EE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ee.h"
+
+/* Versions kept per key; older ones are forgotten (counted). */
+#define STORE_HISTORY 16
+
+enum store_source { SRC_RANGE = 1, SRC_WRITE, SRC_WATCH };
+
+struct store_version {
+	int64_t mod_revision, create_revision, version, lease;
+	bool deleted;
+	enum store_source source;
+	ee_ts ts;
+	uint8_t *value;          /* owned; NULL when unknown, dropped by the budget, or deleted */
+	size_t value_len;        /* the size even when the bytes were dropped */
+	char manager[64];        /* writer (managedFields) when known, "" otherwise */
+	char operation[16];
+	char subresource[16];
+};
+
+struct store_key {
+	uint8_t *key;
+	size_t key_len;
+	struct store_version hist[STORE_HISTORY]; /* ring, oldest first from `first` */
+	int first, n;
+	uint64_t forgotten;      /* versions pushed out of the ring */
+};
+
+struct store_stats {
+	uint64_t keys, live_keys, value_bytes, dropped_values, dropped_bytes, budget;
+};
+
+struct store;
+
+struct store *store_new(uint64_t budget_bytes);
+void store_free(struct store *s);
+
+/* Records a kv state (Range response or watch event / write). Older revisions than the
+ * latest known are kept in the history only if new. Returns the key entry or NULL on OOM. */
+struct store_key *store_put(struct store *s, const uint8_t *key, size_t key_len, int64_t mod_rev,
+			    int64_t create_rev, int64_t version, int64_t lease, const uint8_t *value,
+			    size_t value_len, bool value_known, enum store_source src, ee_ts ts);
+struct store_key *store_delete(struct store *s, const uint8_t *key, size_t key_len, int64_t rev,
+			       enum store_source src, ee_ts ts);
+/* Sets the writer of the version at mod_rev of key. */
+void store_set_writer(struct store_key *k, int64_t mod_rev, const char *manager,
+		      const char *operation, const char *subresource);
+
+struct store_key *store_get(const struct store *s, const uint8_t *key, size_t key_len);
+/* The latest version (NULL when none) and the one at or before rev (0 = latest). */
+const struct store_version *store_latest(const struct store_key *k);
+const struct store_version *store_at(const struct store_key *k, int64_t rev);
+/* The version before the one at mod_rev (its previous value), or NULL. */
+const struct store_version *store_before(const struct store_key *k, int64_t mod_rev);
+
+/* All keys sorted by key bytes; the array is owned by the caller (free()), entries by the
+ * store. */
+struct store_key **store_sorted(const struct store *s, size_t *n);
+void store_get_stats(const struct store *s, struct store_stats *st);
+
+#endif
