@@ -200,8 +200,9 @@ class Env:
             return "?"
 
     # ---- capture ---------------------------------------------------------------------
-    def start_capture(self):
-        """Start tcpdump on lo for this etcd's client port; return once it is listening."""
+    def start_capture(self, settle=0.1):
+        """Start tcpdump on lo for this etcd's client port; return once it is listening
+        (plus `settle` seconds)."""
         if self.tcpdump_proc is not None:
             return
         cmd = [TCPDUMP, "-i", "lo", "-U", "--immediate-mode", "-B", "65536", "-s", "0",
@@ -228,7 +229,8 @@ class Env:
         t.start()
         if self.truth is not None:
             self.truth.after_capture = True
-        time.sleep(0.1)
+        if settle:
+            time.sleep(settle)
 
     def stop_capture(self):
         """Stop tcpdump (after 0.5 s so the last packets are written).  Idempotent."""
@@ -314,13 +316,85 @@ class Env:
             self.bg.remove(p)
         return out, err
 
-    def client(self, **kw):
-        """A python3-etcd3 client (grpc C-core) connected to this etcd."""
+    def client(self, port=None, **kw):
+        """A python3-etcd3 client (grpc C-core) connected to this etcd (or to `port`, e.g.
+        a SlowProxy in front of it)."""
         import etcd3
         _quiet_watch_threads()
-        c = etcd3.client(host=HOST, port=self.port, **kw)
+        c = etcd3.client(host=HOST, port=port or self.port, **kw)
         self.clients.append(c)
         return c
+
+
+class SlowProxy:
+    """A loopback TCP relay in front of etcd that moves at most `chunk` bytes per `pause`
+    seconds each way, with small socket buffers so TCP flow control paces etcd too.
+    Lets a capture start in the middle of a big message (on loopback a 2 MB message
+    otherwise crosses in about a millisecond).  Captured leg: proxy <-> etcd (env.port).
+    `with SlowProxy(env) as px: etcd3.client(port=px.port)`."""
+
+    BUF = 64 * 1024    # SO_RCVBUF/SO_SNDBUF: small, so the kernel cannot buffer megabytes
+
+    def __init__(self, env, chunk=16 * 1024, pause=0.002):
+        self.env, self.chunk, self.pause = env, chunk, pause
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind((HOST, 0))
+        self.lsock.listen(8)
+        self.port = self.lsock.getsockname()[1]
+        self.endpoint = "%s:%d" % (HOST, self.port)
+        self.socks = []
+        self.done = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def _small(self, s):
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.BUF)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.BUF)
+        return s
+
+    def _accept(self):
+        while not self.done:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            self._small(c)
+            u = self._small(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            u.connect((HOST, self.env.port))
+            self.socks += [c, u]
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src, dst):
+        try:
+            while True:
+                data = src.recv(self.chunk)
+                if not data:
+                    break
+                dst.sendall(data)
+                if len(data) == self.chunk:
+                    time.sleep(self.pause)
+        except OSError:
+            pass
+        try:
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def close(self):
+        self.done = True
+        for s in [self.lsock] + self.socks:
+            try:
+                s.close()
+            except OSError:
+                pass
 
 
 def _quiet_watch_threads():
@@ -543,9 +617,17 @@ class CtlWatch:
         self.p.stdin.flush()
         time.sleep(0.3)
 
-    def close(self):
-        """End etcdctl and record each delivered event / progress notification."""
+    def close(self, after_rev=None):
+        """End etcdctl and record each delivered event / progress notification.  With
+        after_rev (the store revision when the capture started), events up to it are marked
+        "after_capture": false and later ones true; else the writer's current state."""
         out, _ = self.env.end_bg(self.p)
+
+        def mark(rev, strict=True):
+            if after_rev is None:
+                return {}
+            return {"after_capture": rev > after_rev if strict else rev >= after_rev}
+        seen_progress = set()
         for line in out.decode(errors="replace").splitlines():
             line = line.strip()
             if not line.startswith("{"):
@@ -554,15 +636,21 @@ class CtlWatch:
             hdr = resp.get("Header", {})
             evs = resp.get("Events") or []
             if not evs and not resp.get("Created") and not resp.get("Canceled"):
-                self.env.truth.add("watch_progress", client="etcdctl",
-                                   revision=int(hdr.get("revision", 0)))
+                rev = int(hdr.get("revision", 0))
+                # etcdctl prints one wire progress response once per watch it holds
+                if rev in seen_progress:
+                    continue
+                seen_progress.add(rev)
+                self.env.truth.add("watch_progress", client="etcdctl", revision=rev,
+                                   **mark(rev, strict=False))
             for ev in evs:
                 kv = ev["kv"]
                 self.env.truth.add("watch_event", client="etcdctl", key=unb64(kv["key"]),
                                    type="delete" if ev.get("type") == 1 else "put",
                                    mod_revision=int(kv.get("mod_revision", 0)),
                                    revision=int(hdr.get("revision", 0)),
-                                   prev_kv=True if ev.get("prev_kv") else None)
+                                   prev_kv=True if ev.get("prev_kv") else None,
+                                   **mark(int(kv.get("mod_revision", 0))))
 
 
 class PyOps:
