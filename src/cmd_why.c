@@ -1,0 +1,536 @@
+/* cmd_why.c: `why KEY | RESOURCE[.GROUP]/NAMESPACE/NAME` — the operator-debugging report for
+ * one object. Collects every write attempt on the object and every watch whose range covers
+ * it, then names the first broken link in write -> etcd -> watch -> delivery.
+ *
+ * The API server's habits this relies on: an update that changes no byte is never sent to
+ * etcd; all its watches share one gRPC Watch stream per connection, told apart by watch_id;
+ * most resources have one etcd watch per resource, fanned out to operators by the API
+ * server, so an operator's own watch is not on this wire. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+#include "etcd.h"
+
+#define WHY_MAX_ATTEMPTS 256
+#define WHY_MAX_WATCHES 256
+#define WHY_MAX_DELIVERIES 64
+/* An event later than this after its write is reported as late. */
+#define WHY_LATE_US 1000000
+
+const char *changes_not_applied_reason(const struct rec_rpc *rpc, char *buf, size_t n);
+
+struct why_attempt {
+	ee_ts ts;
+	bool applied;
+	int64_t revision;
+	char method[16], op[8], manager[64], operation[16], subresource[16], reason[200], change[16];
+	char diff[256];
+};
+
+struct why_delivery {
+	int64_t revision;
+	ee_ts ts;
+	enum rec_op type;
+};
+
+struct why_watch {
+	uint64_t conn_id;
+	uint32_t stream;
+	int64_t watch_id;
+	char conn[112];
+	bool range_known, range_guessed;
+	uint8_t key[256], end[256];
+	size_t key_len, end_len;
+	int64_t start_revision;
+	ee_ts created_ts;
+	bool canceled;
+	int64_t compact_revision;
+	char cancel_reason[128];
+	ee_ts canceled_ts;
+	uint64_t progress;
+	struct why_delivery del[WHY_MAX_DELIVERIES];
+	int ndel;
+	bool covers; /* its range covers the key, or it delivered an event for it */
+};
+
+struct why_state {
+	/* the target: a key, or resource/group/namespace/name matched on meaning */
+	bool by_key;
+	uint8_t key[512];
+	size_t key_len;
+	char resource[128], group[128], ns[256], name[256];
+	bool key_learned; /* by_key false: the concrete key once seen */
+	struct why_attempt att[WHY_MAX_ATTEMPTS];
+	int natt;
+	struct why_watch w[WHY_MAX_WATCHES];
+	int nw;
+	ee_ts last_ts;
+};
+
+static int why_start(struct app *a)
+{
+	struct why_state *s = calloc(1, sizeof *s);
+	if (!s)
+		return -1;
+	const char *arg = a->o->args[0];
+	if (arg[0] == '/') {
+		s->by_key = true;
+		s->key_len = strlen(arg) < sizeof s->key ? strlen(arg) : sizeof s->key - 1;
+		memcpy(s->key, arg, s->key_len);
+	} else {
+		/* resource[.group]/namespace/name or resource[.group]/name */
+		char tmp[640];
+		snprintf(tmp, sizeof tmp, "%s", arg);
+		char *p1 = strchr(tmp, '/');
+		if (!p1) {
+			fprintf(stderr, "etcd-explorer: why needs a key (/registry/...) or RESOURCE/NAMESPACE/NAME\n");
+			free(s);
+			return -1;
+		}
+		*p1++ = 0;
+		char *p2 = strchr(p1, '/');
+		if (p2) {
+			*p2++ = 0;
+			snprintf(s->ns, sizeof s->ns, "%.*s", (int)sizeof s->ns - 1, p1);
+			snprintf(s->name, sizeof s->name, "%.*s", (int)sizeof s->name - 1, p2);
+		} else {
+			snprintf(s->name, sizeof s->name, "%.*s", (int)sizeof s->name - 1, p1);
+		}
+		char *dot = strchr(tmp, '.');
+		if (dot) {
+			*dot++ = 0;
+			snprintf(s->group, sizeof s->group, "%.*s", (int)sizeof s->group - 1, dot);
+		}
+		snprintf(s->resource, sizeof s->resource, "%.*s", (int)sizeof s->resource - 1, tmp);
+	}
+	a->cmd_state = s;
+	return 0;
+}
+
+static void why_free(struct app *a)
+{
+	free(a->cmd_state);
+	a->cmd_state = NULL;
+}
+
+/* Is this record about the target? Learns the concrete key on first match by name. */
+static bool is_target(struct why_state *s, const uint8_t *key, size_t len, const struct meaning *m)
+{
+	if (!key)
+		return false;
+	if (s->by_key || s->key_learned)
+		return len == s->key_len && !memcmp(key, s->key, len);
+	if (!m || !m->has_key || m->key.kind != K8S_KEY_OBJECT)
+		return false;
+	if (strcmp(m->key.resource, s->resource) || strcmp(m->key.name, s->name) ||
+	    strcmp(m->key.ns, s->ns) || (s->group[0] && strcmp(m->key.group, s->group)))
+		return false;
+	if (len < sizeof s->key) {
+		memcpy(s->key, key, len);
+		s->key_len = len;
+		s->key_learned = true;
+	}
+	return true;
+}
+
+static bool range_covers(const struct why_watch *w, const uint8_t *k, size_t n)
+{
+	if (!w->range_known)
+		return false;
+	size_t m = n < w->key_len ? n : w->key_len;
+	int c = memcmp(k, w->key, m);
+	if (c < 0 || (c == 0 && n < w->key_len))
+		return false; /* key < range start */
+	if (!w->end_len)
+		return n == w->key_len && c == 0;
+	if (w->end_len == 1 && w->end[0] == 0)
+		return true; /* from key on */
+	m = n < w->end_len ? n : w->end_len;
+	c = memcmp(k, w->end, m);
+	return c < 0 || (c == 0 && n < w->end_len);
+}
+
+static struct why_watch *find_watch(struct why_state *s, const struct etcd_record *r, int64_t id, bool add)
+{
+	for (int i = s->nw - 1; i >= 0; i--)
+		if (s->w[i].conn_id == r->c.conn_id && s->w[i].stream == r->c.stream && s->w[i].watch_id == id)
+			return &s->w[i];
+	if (!add || s->nw >= WHY_MAX_WATCHES)
+		return NULL;
+	struct why_watch *w = &s->w[s->nw++];
+	memset(w, 0, sizeof *w);
+	w->conn_id = r->c.conn_id;
+	w->stream = r->c.stream;
+	w->watch_id = id;
+	snprintf(w->conn, sizeof w->conn, "%s", r->c.conn ? r->c.conn : "");
+	return w;
+}
+
+static void copy_range(struct why_watch *w, const struct rec_watch_range *rg)
+{
+	if (!rg->known || w->range_known)
+		return;
+	w->range_known = true;
+	w->range_guessed = rg->guessed;
+	w->key_len = rg->key_len < sizeof w->key ? rg->key_len : sizeof w->key;
+	memcpy(w->key, rg->key, w->key_len);
+	w->end_len = rg->range_end_len < sizeof w->end ? rg->range_end_len : sizeof w->end;
+	if (w->end_len)
+		memcpy(w->end, rg->range_end, w->end_len);
+	w->start_revision = rg->start_revision;
+	w->created_ts = rg->created_ts;
+}
+
+static void add_attempt(struct why_state *s, const struct etcd_record *r, const struct meaning *m,
+			bool applied, int64_t rev, const char *method, const char *op, const char *reason)
+{
+	if (s->natt >= WHY_MAX_ATTEMPTS)
+		return;
+	/* a Txn write appears as the RPC and as its write record: keep one */
+	for (int i = 0; i < s->natt; i++)
+		if (applied && s->att[i].applied && s->att[i].revision == rev)
+			return;
+	struct why_attempt *t = &s->att[s->natt++];
+	memset(t, 0, sizeof *t);
+	t->ts = r->c.ts;
+	t->applied = applied;
+	t->revision = rev;
+	snprintf(t->method, sizeof t->method, "%s", method);
+	snprintf(t->op, sizeof t->op, "%s", op);
+	snprintf(t->reason, sizeof t->reason, "%s", reason ? reason : "");
+	if (m && m->has_writer) {
+		snprintf(t->manager, sizeof t->manager, "%s", m->writer.manager ? m->writer.manager : "");
+		snprintf(t->operation, sizeof t->operation, "%s", m->writer.operation ? m->writer.operation : "");
+		snprintf(t->subresource, sizeof t->subresource, "%s", m->writer.subresource ? m->writer.subresource : "");
+	}
+	if (m && m->change)
+		snprintf(t->change, sizeof t->change, "%s", m->change);
+	size_t i;
+	json_t *d;
+	if (m && m->diff)
+		json_array_foreach(m->diff, i, d) {
+			size_t l = strlen(t->diff);
+			const char *p = json_string_value(json_object_get(d, "path"));
+			char *ns = json_object_get(d, "new") ? json_dumps(json_object_get(d, "new"), JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+			snprintf(t->diff + l, sizeof t->diff - l, "%s%s=%s", l ? ", " : "", p ? p : "?", ns ? ns : "(removed)");
+			free(ns);
+		}
+}
+
+static void why_record(struct app *a, const struct etcd_record *r, const struct meaning *m)
+{
+	struct why_state *s = a->cmd_state;
+	s->last_ts = r->c.ts;
+	switch (r->c.kind) {
+	case REC_WRITE: {
+		const struct rec_write *w = &r->u.write;
+		if (is_target(s, w->key, w->key_len, m))
+			add_attempt(s, r, m, true, w->revision, etcd_method_info(w->method)->name,
+				    out_op_name(w->op), NULL);
+		return;
+	}
+	case REC_RPC: {
+		const struct rec_rpc *rpc = &r->u.rpc;
+		if (rpc->m->method != EM_PUT && rpc->m->method != EM_TXN && rpc->m->method != EM_DELETE_RANGE)
+			return;
+		char reason[200];
+		if (!changes_not_applied_reason(rpc, reason, sizeof reason) || !m || !m->has_key)
+			return;
+		/* the meaning's key is the Txn's compared key / the Put's key */
+		const void *q = rpc->req;
+		const uint8_t *k = NULL;
+		size_t kl = 0;
+		if (q && rpc->m->method == EM_TXN && ((const Etcdserverpb__TxnRequest *)q)->n_compare) {
+			k = ((const Etcdserverpb__TxnRequest *)q)->compare[0]->key.data;
+			kl = ((const Etcdserverpb__TxnRequest *)q)->compare[0]->key.len;
+		} else if (q && rpc->m->method == EM_PUT) {
+			k = ((const Etcdserverpb__PutRequest *)q)->key.data;
+			kl = ((const Etcdserverpb__PutRequest *)q)->key.len;
+		} else if (q) {
+			k = ((const Etcdserverpb__DeleteRangeRequest *)q)->key.data;
+			kl = ((const Etcdserverpb__DeleteRangeRequest *)q)->key.len;
+		}
+		if (is_target(s, k, kl, m))
+			add_attempt(s, r, m, false, rpc->hdr.revision, rpc->m->name, "", reason);
+		return;
+	}
+	case REC_WATCH: {
+		const struct rec_watch *wa = &r->u.watch;
+		if (wa->event == RW_CREATED || (wa->event == RW_CANCELED && wa->watch_id >= 0)) {
+			struct why_watch *w = find_watch(s, r, wa->watch_id, true);
+			if (!w)
+				return;
+			copy_range(w, &wa->range);
+			if (!w->created_ts && wa->event == RW_CREATED)
+				w->created_ts = r->c.ts;
+			if (wa->event == RW_CANCELED) {
+				w->canceled = true;
+				w->canceled_ts = r->c.ts;
+				w->compact_revision = wa->compact_revision;
+				snprintf(w->cancel_reason, sizeof w->cancel_reason, "%s", wa->cancel_reason ? wa->cancel_reason : "");
+			}
+		} else if (wa->event == RW_PROGRESS) {
+			for (int i = 0; i < s->nw; i++)
+				if (s->w[i].conn_id == r->c.conn_id && s->w[i].stream == r->c.stream &&
+				    (wa->watch_id < 0 || s->w[i].watch_id == wa->watch_id))
+					s->w[i].progress++;
+		}
+		return;
+	}
+	case REC_WATCH_EVENT: {
+		const struct rec_watch_event_rec *e = &r->u.ev;
+		struct why_watch *w = find_watch(s, r, e->watch_id, true);
+		if (!w)
+			return;
+		if (e->range)
+			copy_range(w, e->range);
+		if (!is_target(s, e->kv->key.data, e->kv->key.len, m))
+			return;
+		w->covers = true;
+		if (w->ndel < WHY_MAX_DELIVERIES) {
+			w->del[w->ndel].revision = e->kv->mod_revision;
+			w->del[w->ndel].ts = r->c.ts;
+			w->del[w->ndel].type = e->type;
+			w->ndel++;
+		}
+		return;
+	}
+	default:
+		return;
+	}
+}
+
+static void fmt_ts(ee_ts ts, char *buf, size_t n)
+{
+	time_t sec = (time_t)(ts / 1000000);
+	struct tm tm;
+	localtime_r(&sec, &tm);
+	snprintf(buf, n, "%02d:%02d:%02d.%06d", tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ts % 1000000));
+}
+
+/* The verdict: the first broken link, as one sentence. */
+static void why_verdict(struct why_state *s, char *v, size_t n, const char **code)
+{
+	const struct why_attempt *applied = NULL, *rejected = NULL;
+	for (int i = 0; i < s->natt; i++) {
+		if (s->att[i].applied)
+			applied = &s->att[i]; /* the last applied write */
+		else if (!rejected)
+			rejected = &s->att[i];
+	}
+	if (!applied && rejected) {
+		*code = strstr(rejected->reason, "conflict") ? "write-rejected-conflict" : "write-rejected";
+		snprintf(v, n, "write rejected: %s", rejected->reason);
+		return;
+	}
+	if (!applied) {
+		*code = "no-write";
+		snprintf(v, n, "no write reached etcd (an update that changes nothing is never sent to etcd; "
+			       "look at the client or at admission)");
+		return;
+	}
+	for (int i = 0; i < s->nw; i++)
+		if (!s->w[i].covers && range_covers(&s->w[i], s->key, s->key_len))
+			s->w[i].covers = true;
+	const struct why_watch *best = NULL;
+	for (int i = 0; i < s->nw; i++) {
+		const struct why_watch *w = &s->w[i];
+		if (!w->covers)
+			continue;
+		for (int d = 0; d < w->ndel; d++)
+			if (w->del[d].revision == applied->revision) {
+				double lat = (double)(w->del[d].ts - applied->ts) / 1e6;
+				if (w->del[d].ts - applied->ts > WHY_LATE_US) {
+					*code = "delivered-late";
+					snprintf(v, n, "event delivered after %.1f s (watch %" PRId64 ")", lat, w->watch_id);
+				} else {
+					*code = "delivered";
+					snprintf(v, n, "delivered: the event for revision %" PRId64 " reached the API server "
+						       "after %.3f s on watch %" PRId64 "; look at the operator",
+						 applied->revision, lat, w->watch_id);
+				}
+				return;
+			}
+		if (!best || (w->canceled && !best->canceled))
+			best = w;
+	}
+	if (!best) {
+		*code = "no-watch";
+		snprintf(v, n, "no watch covers this key (write at revision %" PRId64 "; watches seen: %d)",
+			 applied->revision, s->nw);
+		return;
+	}
+	if (best->canceled && best->compact_revision) {
+		*code = "watch-compacted";
+		snprintf(v, n, "watch canceled at revision %" PRId64 " (compacted): watch %" PRId64
+			       " asked to start at %" PRId64 ", older than the compaction; the watcher must re-list",
+			 best->compact_revision, best->watch_id, best->start_revision);
+		return;
+	}
+	if (best->canceled) {
+		*code = "watch-canceled";
+		snprintf(v, n, "watch %" PRId64 " was canceled%s%s before the write", best->watch_id,
+			 best->cancel_reason[0] ? ": " : "", best->cancel_reason);
+		return;
+	}
+	if (best->start_revision > applied->revision) {
+		*code = "watch-started-late";
+		snprintf(v, n, "watch %" PRId64 " started at revision %" PRId64 ", after the write at revision %" PRId64
+			       ": the event is never sent on it",
+			 best->watch_id, best->start_revision, applied->revision);
+		return;
+	}
+	*code = "not-delivered";
+	snprintf(v, n, "watch %" PRId64 " covers the key but no event for revision %" PRId64
+		       " was delivered in the %.1f s the capture ran after the write",
+		 best->watch_id, applied->revision, (double)(s->last_ts - applied->ts) / 1e6);
+}
+
+static void why_finish(struct app *a)
+{
+	struct why_state *s = a->cmd_state;
+	char verdict[512];
+	const char *code = "";
+	why_verdict(s, verdict, sizeof verdict, &code);
+	struct out *o = &a->out;
+	char t[32];
+	if (a->o->json) {
+		struct jw *w = &o->jw;
+		jw_reset(w);
+		jw_obj_begin(w);
+		jw_key_bytes(w, "key", s->key, s->key_len);
+		jw_key(w, "attempts");
+		jw_arr_begin(w);
+		for (int i = 0; i < s->natt; i++) {
+			const struct why_attempt *t2 = &s->att[i];
+			jw_obj_begin(w);
+			jw_key(w, "ts");
+			jw_ts(w, t2->ts);
+			jw_kstr(w, "method", t2->method);
+			jw_kbool(w, "applied", t2->applied);
+			jw_ki64(w, "revision", t2->revision);
+			if (t2->op[0]) jw_kstr(w, "op", t2->op);
+			if (t2->manager[0]) jw_kstr(w, "manager", t2->manager);
+			if (t2->operation[0]) jw_kstr(w, "operation", t2->operation);
+			if (t2->subresource[0]) jw_kstr(w, "subresource", t2->subresource);
+			if (t2->change[0]) jw_kstr(w, "change", t2->change);
+			if (t2->reason[0]) jw_kstr(w, "reason", t2->reason);
+			jw_obj_end(w);
+		}
+		jw_arr_end(w);
+		jw_key(w, "watches");
+		jw_arr_begin(w);
+		for (int i = 0; i < s->nw; i++) {
+			const struct why_watch *ww = &s->w[i];
+			if (!ww->covers && !range_covers(ww, s->key, s->key_len))
+				continue;
+			jw_obj_begin(w);
+			jw_kstr(w, "conn", ww->conn);
+			jw_ku64(w, "stream", ww->stream);
+			jw_ki64(w, "watch_id", ww->watch_id);
+			if (ww->range_known) {
+				jw_key_bytes(w, "key", ww->key, ww->key_len);
+				if (ww->end_len)
+					jw_key_bytes(w, "range_end", ww->end, ww->end_len);
+			}
+			jw_ki64(w, "start_revision", ww->start_revision);
+			if (ww->created_ts) { jw_key(w, "created_ts"); jw_ts(w, ww->created_ts); }
+			jw_kbool(w, "canceled", ww->canceled);
+			if (ww->compact_revision) jw_ki64(w, "compact_revision", ww->compact_revision);
+			jw_ku64(w, "progress_notifications", ww->progress);
+			jw_key(w, "delivered");
+			jw_arr_begin(w);
+			for (int d = 0; d < ww->ndel; d++) {
+				jw_obj_begin(w);
+				jw_ki64(w, "revision", ww->del[d].revision);
+				jw_key(w, "ts");
+				jw_ts(w, ww->del[d].ts);
+				jw_kstr(w, "type", out_op_name(ww->del[d].type));
+				jw_obj_end(w);
+			}
+			jw_arr_end(w);
+			jw_obj_end(w);
+		}
+		jw_arr_end(w);
+		jw_kstr(w, "verdict_code", code);
+		jw_kstr(w, "verdict", verdict);
+		jw_obj_end(w);
+		out_json_emit(o);
+		return;
+	}
+	out_tprintf(o, "why ");
+	if (s->key_len)
+		out_tbytes(o, s->key, s->key_len);
+	else
+		out_tprintf(o, "%s%s%s/%s%s%s", s->resource, s->group[0] ? "." : "", s->group, s->ns, s->ns[0] ? "/" : "", s->name);
+	out_temit(o);
+	out_tprintf(o, "write attempts: %d", s->natt);
+	out_temit(o);
+	for (int i = 0; i < s->natt; i++) {
+		const struct why_attempt *t2 = &s->att[i];
+		fmt_ts(t2->ts, t, sizeof t);
+		out_tprintf(o, "  %s %s %s", t, t2->method, t2->applied ? "APPLIED" : "NOT APPLIED");
+		if (t2->applied)
+			out_tprintf(o, " %s rev=%" PRId64, t2->op, t2->revision);
+		if (t2->manager[0])
+			out_tprintf(o, " by %s %s%s%s", t2->manager, t2->operation, t2->subresource[0] ? " " : "", t2->subresource);
+		if (t2->change[0])
+			out_tprintf(o, " (%s)", t2->change);
+		if (t2->diff[0])
+			out_tprintf(o, ": %s", t2->diff);
+		if (t2->reason[0])
+			out_tprintf(o, ": %s", t2->reason);
+		out_temit(o);
+	}
+	int covering = 0;
+	for (int i = 0; i < s->nw; i++)
+		covering += s->w[i].covers || range_covers(&s->w[i], s->key, s->key_len);
+	out_tprintf(o, "watches covering the key: %d (of %d seen)", covering, s->nw);
+	out_temit(o);
+	for (int i = 0; i < s->nw; i++) {
+		const struct why_watch *ww = &s->w[i];
+		if (!ww->covers && !range_covers(ww, s->key, s->key_len))
+			continue;
+		out_tprintf(o, "  watch %" PRId64 " on %s s%u ", ww->watch_id, ww->conn, ww->stream);
+		if (ww->range_known) {
+			out_tbytes(o, ww->key, ww->key_len);
+			if (ww->end_len) {
+				out_tprintf(o, "..");
+				out_tbytes(o, ww->end, ww->end_len);
+			}
+		} else {
+			out_tprintf(o, "(created before the capture)");
+		}
+		if (ww->created_ts) {
+			fmt_ts(ww->created_ts, t, sizeof t);
+			out_tprintf(o, " created %s", t);
+		}
+		if (ww->start_revision)
+			out_tprintf(o, " from rev %" PRId64, ww->start_revision);
+		if (ww->progress)
+			out_tprintf(o, ", %" PRIu64 " progress notifications", ww->progress);
+		if (ww->canceled)
+			out_tprintf(o, ", CANCELED%s%s", ww->compact_revision ? " compacted at rev " : "",
+				    ww->compact_revision ? "" : "");
+		if (ww->canceled && ww->compact_revision)
+			out_tprintf(o, "%" PRId64, ww->compact_revision);
+		out_temit(o);
+		for (int d = 0; d < ww->ndel; d++) {
+			fmt_ts(ww->del[d].ts, t, sizeof t);
+			out_tprintf(o, "    delivered %s rev=%" PRId64 " at %s", ww->del[d].type == REC_OP_DELETE ? "DELETE" : "PUT",
+				    ww->del[d].revision, t);
+			for (int i2 = 0; i2 < s->natt; i2++)
+				if (s->att[i2].applied && s->att[i2].revision == ww->del[d].revision)
+					out_tprintf(o, " (%.3f s after the write)", (double)(ww->del[d].ts - s->att[i2].ts) / 1e6);
+			out_temit(o);
+		}
+	}
+	out_tprintf(o, "verdict: %s", verdict);
+	out_temit(o);
+}
+
+const struct command_ops cmd_why = {.name = "why", .start = why_start, .on_record = why_record,
+				    .finish = why_finish, .free_state = why_free};
