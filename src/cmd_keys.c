@@ -422,7 +422,7 @@ static void get_finish(struct app *a)
 		out_temit(&a->out);
 		for (int i = 0; i < k->n; i++) {
 			const struct store_version *h = &k->hist[(k->first + i) % STORE_HISTORY];
-			char t[40];
+			char t[80];
 			fmt_time(h->ts, t, sizeof t);
 			out_tprintf(&a->out, "#   rev %-8" PRId64 " %-6s %s  by %s%s%s%s%s  (seen in %s)",
 				    h->mod_revision, h->deleted ? "delete" : "put", t,

@@ -396,7 +396,7 @@ static void why_finish(struct app *a)
 	const char *code = "";
 	why_verdict(s, verdict, sizeof verdict, &code);
 	struct out *o = &a->out;
-	char t[32];
+	char t[80];
 	if (a->o->json) {
 		struct jw *w = &o->jw;
 		jw_reset(w);
