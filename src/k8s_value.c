@@ -1,0 +1,839 @@
+/* k8s_value.c: decodes an etcd value written by kube-apiserver into one JSON tree (k8s
+ * stage, DESIGN.md "k8s"): protobuf envelope + object, JSON (custom resources), encrypted
+ * at rest, or opaque bytes. Also Secret redaction, which works on that tree.
+ *
+ * Protobuf value (k8s.io/apimachinery pkg/runtime/generated.proto, proto/k8s.proto):
+ *
+ *   +----------+----------------------------------------------------------+
+ *   | "k8s\0"  | runtime.Unknown                                          |
+ *   |  4 bytes |  1: TypeMeta {1: apiVersion, 2: kind}                    |
+ *   |          |  2: raw = the object {1: ObjectMeta, 2: spec, 3: status} |
+ *   |          |  3: contentEncoding  4: contentType                      |
+ *   +----------+----------------------------------------------------------+
+ *
+ * The object is walked generically, field by field, with the protobuf-c descriptors
+ * generated from proto/k8s.proto giving names and types; unknown fields become "#<number>".
+ * Encrypted: "k8s:enc:<provider>:v1:<key name>:<ciphertext>" (KMS v2: "k8s:enc:kms:v2:"). */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "k8s.h"
+#include "k8s.pb-c.h"
+#include "rd.h"
+
+/* Largest value handed to the JSON parser: etcd's default request limit is 1.5 MiB and
+ * kube-apiserver refuses objects above ~3 MiB; 16 MiB leaves room for raised limits while
+ * bounding the work on garbage. Larger values are shown as BYTES. */
+#define K8S_MAX_JSON_BYTES (16u << 20)
+
+/* Highest field number accepted when guessing whether unknown bytes are a nested message:
+ * Kubernetes messages use small numbers (under 100), so a huge number means text or noise. */
+#define K8S_PB_GUESS_MAX_FIELD 16383
+
+static const uint8_t k8s_magic[4] = {'k', '8', 's', 0};
+static const char k8s_enc_magic[] = "k8s:enc:";
+
+/* Object descriptor per stored apiVersion and kind (proto/k8s.proto). */
+static const struct {
+	const char *api_version, *kind;
+	const ProtobufCMessageDescriptor *desc;
+} k8s_kinds[] = {
+	{"v1", "Pod", &k8s__pod__descriptor},
+	{"v1", "ConfigMap", &k8s__config_map__descriptor},
+	{"v1", "Secret", &k8s__secret__descriptor},
+	{"v1", "Namespace", &k8s__namespace__descriptor},
+	{"v1", "Node", &k8s__node__descriptor},
+	{"v1", "Service", &k8s__service__descriptor},
+	{"v1", "ServiceAccount", &k8s__service_account__descriptor},
+	{"v1", "Endpoints", &k8s__endpoints__descriptor},
+	{"v1", "Event", &k8s__event__descriptor},
+	{"apps/v1", "Deployment", &k8s__deployment__descriptor},
+	{"apps/v1", "ReplicaSet", &k8s__replica_set__descriptor},
+	{"apps/v1", "StatefulSet", &k8s__stateful_set__descriptor},
+	{"apps/v1", "DaemonSet", &k8s__daemon_set__descriptor},
+	{"batch/v1", "Job", &k8s__job__descriptor},
+	{"coordination.k8s.io/v1", "Lease", &k8s__lease__descriptor},
+	{"discovery.k8s.io/v1", "EndpointSlice", &k8s__endpoint_slice__descriptor},
+	{"events.k8s.io/v1", "Event", &k8s__events_v1_event__descriptor},
+	{"apiextensions.k8s.io/v1", "CustomResourceDefinition",
+	 &k8s__custom_resource_definition__descriptor},
+};
+
+/* One walk: the allocation failure flag travels with it. */
+struct k8s_walk {
+	bool nomem;
+};
+
+static json_t *k8s_pb_message(struct k8s_walk *w, const ProtobufCMessageDescriptor *d,
+			      const uint8_t *p, size_t n, int depth, bool strict);
+
+/* True when p[0..n) is valid UTF-8 (no overlongs, no surrogates, at most U+10FFFF). */
+static bool k8s_utf8_valid(const uint8_t *p, size_t n, bool printable)
+{
+	size_t i = 0;
+	while (i < n) {
+		uint8_t c = p[i];
+		if (c < 0x80) {
+			if (printable && (c < 0x20 || c == 0x7f) && c != '\t' && c != '\n' && c != '\r')
+				return false;
+			if (!printable && c == 0)
+				return false; /* jansson strings are NUL-terminated */
+			i++;
+			continue;
+		}
+		size_t len;
+		uint32_t cp;
+		if (c >= 0xc2 && c <= 0xdf) {
+			len = 2;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			len = 3;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			len = 4;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (n - i < len)
+			return false;
+		for (size_t j = 1; j < len; j++) {
+			if ((p[i + j] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (p[i + j] & 0x3f);
+		}
+		if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+			return false;
+		i += len;
+	}
+	return true;
+}
+
+/* A "<N bytes>" placeholder for bytes that are neither text nor a message. */
+static json_t *k8s_bytes_note(size_t n)
+{
+	char buf[48];
+	snprintf(buf, sizeof buf, "<%zu bytes>", n);
+	return json_string(buf);
+}
+
+/* Standard base64, as Kubernetes' JSON renders []byte. Caller owns the result. */
+static json_t *k8s_base64(const uint8_t *p, size_t n)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t out_n = (n + 2) / 3 * 4;
+	char *s = malloc(out_n + 1);
+	if (!s)
+		return NULL;
+	size_t o = 0;
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < n)
+			v |= p[i + 2];
+		s[o++] = tab[v >> 18 & 63];
+		s[o++] = tab[v >> 12 & 63];
+		s[o++] = i + 1 < n ? tab[v >> 6 & 63] : '=';
+		s[o++] = i + 2 < n ? tab[v & 63] : '=';
+	}
+	s[o] = '\0';
+	json_t *j = json_stringn(s, o);
+	free(s);
+	return j;
+}
+
+/* Nesting depth of JSON text, counted without parsing (brackets outside strings), so a
+ * bomb is refused before jansson's recursive parser sees it. */
+static int k8s_json_depth(const uint8_t *p, size_t n)
+{
+	int depth = 0, max = 0;
+	bool in_str = false;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = p[i];
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = false;
+		} else if (c == '"') {
+			in_str = true;
+		} else if (c == '{' || c == '[') {
+			if (++depth > max)
+				max = depth;
+		} else if (c == '}' || c == ']') {
+			depth--;
+		}
+	}
+	return max;
+}
+
+/* json_loadb with the size and depth guards; NULL when it is not acceptable JSON. */
+static json_t *k8s_json_load(const uint8_t *p, size_t n, int depth_left)
+{
+	if (n > K8S_MAX_JSON_BYTES || k8s_json_depth(p, n) > depth_left)
+		return NULL;
+	json_error_t err;
+	return json_loadb((const char *)p, n, 0, &err);
+}
+
+/* Time and MicroTime as Kubernetes' JSON writes them: RFC 3339 in UTC, seconds only for
+ * Time, 6 fractional digits for MicroTime. An empty message is the zero time (null). */
+static json_t *k8s_time_json(const uint8_t *p, size_t n, bool micro)
+{
+	if (n == 0)
+		return json_null();
+	struct rd r;
+	rd_init(&r, p, n);
+	int64_t secs = 0;
+	int64_t nanos = 0;
+	while (rd_left(&r) > 0 && !r.err) {
+		uint64_t tag = rd_varint(&r);
+		if ((tag & 7) != 0) {
+			r.err = true;
+			break;
+		}
+		uint64_t v = rd_varint(&r);
+		if (tag >> 3 == 1)
+			secs = (int64_t)v;
+		else if (tag >> 3 == 2)
+			nanos = (int32_t)v;
+	}
+	/* years 0001..9999 only, as RFC 3339 allows; anything else is not a time */
+	if (r.err || secs < -62135596800LL || secs > 253402300799LL || nanos < 0 ||
+	    nanos > 999999999)
+		return NULL;
+	time_t t = (time_t)secs;
+	struct tm tm;
+	if (!gmtime_r(&t, &tm))
+		return NULL;
+	char buf[64];
+	if (micro)
+		snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			 (int)(nanos / 1000));
+	else
+		snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	return json_string(buf);
+}
+
+/* Messages Kubernetes renders specially in JSON: Quantity ("100m"), IntOrString (80 or
+ * "http"), FieldsV1 and RawExtension (embedded JSON). Takes the generic decoding and
+ * returns the JSON form (a new reference), or NULL to keep the generic form. */
+static json_t *k8s_special_json(const ProtobufCMessageDescriptor *d, json_t *generic,
+				const uint8_t *p, size_t n, int depth)
+{
+	if (d == &k8s__quantity__descriptor) {
+		json_t *s = json_object_get(generic, "string");
+		return json_is_string(s) ? json_incref(s) : NULL;
+	}
+	if (d == &k8s__int_or_string__descriptor) {
+		json_t *type = json_object_get(generic, "type");
+		if (json_integer_value(type) == 1) {
+			json_t *s = json_object_get(generic, "strVal");
+			return s ? json_incref(s) : json_string("");
+		}
+		json_t *i = json_object_get(generic, "intVal");
+		return i ? json_incref(i) : json_integer(0);
+	}
+	if (d == &k8s__fields_v1__descriptor || d == &k8s__raw_extension__descriptor) {
+		/* raw is field 1; take it from the wire (the generic form is base64) */
+		struct rd r;
+		rd_init(&r, p, n);
+		uint64_t tag = rd_varint(&r);
+		uint64_t len = rd_varint(&r);
+		if (r.err || tag != (1 << 3 | 2) || len != rd_left(&r))
+			return NULL;
+		return k8s_json_load(r.p, (size_t)len, K8S_MAX_DEPTH - depth);
+	}
+	return NULL;
+}
+
+/* True for the entry message protoc-c generates for a map<K, V> field. */
+static bool k8s_is_map_entry(const ProtobufCMessageDescriptor *d)
+{
+	return d && d->n_fields == 2 && d->fields[0].id == 1 && d->fields[1].id == 2 &&
+	       strcmp(d->fields[0].name, "key") == 0 && strcmp(d->fields[1].name, "value") == 0 &&
+	       strchr(d->name, '.') != strrchr(d->name, '.');
+}
+
+/* Decodes length-delimited bytes of a field the schema does not know: printable text
+ * without control characters as a string (short words often parse as protobuf:
+ * "argsValue" does); else a nested message if it parses completely; else text with tabs or
+ * newlines (a message with field 1 of length 9, 10 or 13 starts "\n\t", "\n\n", "\n\r");
+ * else "<N bytes>". */
+static json_t *k8s_guess_bytes(struct k8s_walk *w, const uint8_t *p, size_t n, int depth)
+{
+	if (n == 0)
+		return json_string("");
+	bool text = k8s_utf8_valid(p, n, true);
+	if (text && !memchr(p, '\t', n) && !memchr(p, '\n', n) && !memchr(p, '\r', n))
+		return json_stringn((const char *)p, n);
+	if (depth + 1 < K8S_MAX_DEPTH) {
+		json_t *o = k8s_pb_message(w, NULL, p, n, depth + 1, true);
+		if (o || w->nomem)
+			return o;
+	}
+	if (text)
+		return json_stringn((const char *)p, n);
+	return k8s_bytes_note(n);
+}
+
+/* Converts one scalar field value the schema describes. */
+static json_t *k8s_scalar_json(const ProtobufCFieldDescriptor *fd, uint64_t v)
+{
+	switch (fd->type) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SFIXED32:
+		return json_integer((int32_t)(uint32_t)v);
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32:
+		return json_integer((uint32_t)v);
+	case PROTOBUF_C_TYPE_SINT32:
+		return json_integer((int32_t)((uint32_t)v >> 1 ^ -(uint32_t)(v & 1)));
+	case PROTOBUF_C_TYPE_SINT64:
+		return json_integer((json_int_t)(v >> 1 ^ -(v & 1)));
+	case PROTOBUF_C_TYPE_BOOL:
+		return json_boolean(v != 0);
+	case PROTOBUF_C_TYPE_FLOAT: {
+		uint32_t u = (uint32_t)v;
+		float f;
+		memcpy(&f, &u, sizeof f);
+		return json_real(f);
+	}
+	case PROTOBUF_C_TYPE_DOUBLE: {
+		double f;
+		memcpy(&f, &v, sizeof f);
+		return json_real(f);
+	}
+	default: /* INT64, UINT64, FIXED64, SFIXED64, ENUM */
+		return json_integer((json_int_t)v);
+	}
+}
+
+/* The wire type a schema field arrives with (length-delimited for strings, bytes,
+ * messages; also for packed repeated scalars, handled by the caller). */
+static int k8s_wire_type(const ProtobufCFieldDescriptor *fd)
+{
+	switch (fd->type) {
+	case PROTOBUF_C_TYPE_SFIXED32:
+	case PROTOBUF_C_TYPE_FIXED32:
+	case PROTOBUF_C_TYPE_FLOAT:
+		return 5;
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_FIXED64:
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return 1;
+	case PROTOBUF_C_TYPE_STRING:
+	case PROTOBUF_C_TYPE_BYTES:
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return 2;
+	default:
+		return 0;
+	}
+}
+
+/* Decodes a length-delimited value of a schema field: string, bytes (base64, as in
+ * Kubernetes' JSON), or a message (recursively, with the special renderings). */
+static json_t *k8s_len_json(struct k8s_walk *w, const ProtobufCFieldDescriptor *fd,
+			    const uint8_t *p, size_t n, int depth, bool strict)
+{
+	if (fd->type == PROTOBUF_C_TYPE_STRING) {
+		if (k8s_utf8_valid(p, n, false))
+			return json_stringn((const char *)p, n);
+		return k8s_bytes_note(n);
+	}
+	if (fd->type == PROTOBUF_C_TYPE_BYTES)
+		return k8s_base64(p, n);
+	const ProtobufCMessageDescriptor *d = fd->descriptor;
+	if (d == &k8s__time__descriptor || d == &k8s__micro_time__descriptor) {
+		json_t *t = k8s_time_json(p, n, d == &k8s__micro_time__descriptor);
+		if (t)
+			return t;
+	}
+	if (depth + 1 >= K8S_MAX_DEPTH)
+		return k8s_bytes_note(n);
+	json_t *o = k8s_pb_message(w, d, p, n, depth + 1, strict);
+	if (!o)
+		return NULL;
+	json_t *special = k8s_special_json(d, o, p, n, depth + 1);
+	if (special) {
+		json_decref(o);
+		return special;
+	}
+	return o;
+}
+
+/* Adds a field value under its name: arrays for repeated fields; an unknown field seen
+ * twice becomes an array too. Steals val. */
+static void k8s_put(struct k8s_walk *w, json_t *obj, const char *name, json_t *val,
+		    bool repeated)
+{
+	if (!val) {
+		w->nomem = true;
+		return;
+	}
+	json_t *cur = json_object_get(obj, name);
+	if (repeated) {
+		if (!json_is_array(cur)) {
+			cur = json_array();
+			if (!cur || json_object_set_new(obj, name, cur) != 0) {
+				w->nomem = true;
+				json_decref(val);
+				return;
+			}
+		}
+		if (json_array_append_new(cur, val) != 0)
+			w->nomem = true;
+		return;
+	}
+	if (cur && name[0] == '#') {
+		if (!json_is_array(cur)) {
+			json_t *arr = json_array();
+			if (!arr || json_array_append(arr, cur) != 0 ||
+			    json_object_set_new(obj, name, arr) != 0) {
+				json_decref(arr);
+				json_decref(val);
+				w->nomem = true;
+				return;
+			}
+			cur = arr;
+		}
+		if (json_array_append_new(cur, val) != 0)
+			w->nomem = true;
+		return;
+	}
+	if (json_object_set_new(obj, name, val) != 0)
+		w->nomem = true;
+}
+
+/* Adds one map<K, V> entry ({1: key, 2: value}) to the JSON object at name. */
+static bool k8s_put_map_entry(struct k8s_walk *w, json_t *obj, const ProtobufCFieldDescriptor *fd,
+			      const uint8_t *p, size_t n, int depth)
+{
+	const ProtobufCMessageDescriptor *ed = fd->descriptor;
+	json_t *entry = k8s_pb_message(w, ed, p, n, depth + 1, true);
+	if (!entry)
+		return false;
+	json_t *key = json_object_get(entry, "key");
+	json_t *val = json_object_get(entry, "value");
+	const char *ks = json_is_string(key) ? json_string_value(key) : "";
+	json_t *map = json_object_get(obj, fd->name);
+	if (!json_is_object(map)) {
+		map = json_object();
+		if (!map || json_object_set_new(obj, fd->name, map) != 0) {
+			w->nomem = true;
+			json_decref(entry);
+			return true;
+		}
+	}
+	if (!val) {
+		/* an absent value is the type's zero value */
+		const ProtobufCFieldDescriptor *vf = &ed->fields[1];
+		val = vf->type == PROTOBUF_C_TYPE_STRING || vf->type == PROTOBUF_C_TYPE_BYTES ||
+				      vf->type == PROTOBUF_C_TYPE_MESSAGE
+			      ? json_string("")
+			      : json_integer(0);
+		if (!val || json_object_set_new(map, ks, val) != 0)
+			w->nomem = true;
+	} else if (json_object_set(map, ks, val) != 0) {
+		w->nomem = true;
+	}
+	json_decref(entry);
+	return true;
+}
+
+/* Records where a tolerant walk stopped: "#<field>" or "#truncated": "<N bytes>". */
+static void k8s_mark_rest(struct k8s_walk *w, json_t *obj, uint32_t field, size_t left)
+{
+	char name[32], val[64];
+	if (field)
+		snprintf(name, sizeof name, "#%u", field);
+	else
+		snprintf(name, sizeof name, "#truncated");
+	snprintf(val, sizeof val, "<truncated, %zu bytes>", left);
+	json_t *s = json_string(val);
+	if (!s || json_object_set_new(obj, name, s) != 0)
+		w->nomem = true;
+}
+
+/* Result of decoding one field. */
+enum k8s_field_rc {
+	K8S_FIELD_OK,
+	K8S_FIELD_BAD,  /* malformed at this field: the message stops here */
+	K8S_FIELD_CUT,  /* a length runs past the end: handled, the message stops here */
+	K8S_FIELD_FAIL, /* out of memory, or a strict walk met bad bytes below */
+};
+
+/* Decodes a length-delimited field into obj: schema message, map entry, packed scalars,
+ * string or bytes; unknown ones are guessed. */
+static enum k8s_field_rc k8s_pb_len_field(struct k8s_walk *w, json_t *obj,
+					  const ProtobufCFieldDescriptor *fd, const char *uname,
+					  const uint8_t *p, size_t n, int depth, bool strict)
+{
+	bool repeated = fd && fd->label == PROTOBUF_C_LABEL_REPEATED;
+	if (fd && k8s_wire_type(fd) == 2) {
+		if (fd->type == PROTOBUF_C_TYPE_MESSAGE && k8s_is_map_entry(fd->descriptor)) {
+			if (depth + 2 < K8S_MAX_DEPTH && k8s_put_map_entry(w, obj, fd, p, n, depth))
+				return w->nomem ? K8S_FIELD_FAIL : K8S_FIELD_OK;
+			if (strict || w->nomem)
+				return K8S_FIELD_FAIL;
+			k8s_put(w, obj, uname, k8s_guess_bytes(w, p, n, depth), false);
+			return w->nomem ? K8S_FIELD_FAIL : K8S_FIELD_OK;
+		}
+		json_t *val = k8s_len_json(w, fd, p, n, depth, strict);
+		if (!val)
+			return K8S_FIELD_FAIL;
+		k8s_put(w, obj, fd->name, val, repeated);
+		return w->nomem ? K8S_FIELD_FAIL : K8S_FIELD_OK;
+	}
+	if (fd && repeated) {
+		/* packed repeated scalars */
+		struct rd pr;
+		rd_init(&pr, p, n);
+		int wt = k8s_wire_type(fd);
+		while (rd_left(&pr) > 0) {
+			uint64_t v = wt == 0 ? rd_varint(&pr) : rd_le32(&pr);
+			if (wt == 1)
+				v |= (uint64_t)rd_le32(&pr) << 32;
+			if (pr.err)
+				return strict ? K8S_FIELD_FAIL : K8S_FIELD_BAD;
+			k8s_put(w, obj, fd->name, k8s_scalar_json(fd, v), true);
+		}
+		return w->nomem ? K8S_FIELD_FAIL : K8S_FIELD_OK;
+	}
+	/* not in the schema, or the wire type disagrees with it */
+	k8s_put(w, obj, uname, k8s_guess_bytes(w, p, n, depth), false);
+	return w->nomem ? K8S_FIELD_FAIL : K8S_FIELD_OK;
+}
+
+/* Reads and decodes the field at r into obj. */
+static enum k8s_field_rc k8s_pb_field(struct k8s_walk *w, const ProtobufCMessageDescriptor *d,
+				      json_t *obj, struct rd *r, int depth, bool strict)
+{
+	uint64_t tag = rd_varint(r);
+	uint64_t num = tag >> 3;
+	unsigned wt = (unsigned)(tag & 7);
+	/* field numbers are 1..2^29-1; groups (3, 4) and wire types 6, 7 do not occur */
+	if (r->err || num == 0 || num > 0x1fffffff || (wt != 0 && wt != 1 && wt != 2 && wt != 5))
+		return K8S_FIELD_BAD;
+	if (strict && !d && num > K8S_PB_GUESS_MAX_FIELD)
+		return K8S_FIELD_BAD;
+	const ProtobufCFieldDescriptor *fd =
+		d ? protobuf_c_message_descriptor_get_field(d, (unsigned)num) : NULL;
+	char uname[16];
+	snprintf(uname, sizeof uname, "#%u", (unsigned)num);
+
+	if (wt == 2) {
+		uint64_t len = rd_varint(r);
+		if (r->err)
+			return K8S_FIELD_BAD;
+		if (len > rd_left(r)) {
+			if (strict)
+				return K8S_FIELD_BAD;
+			/* cut short (a truncated capture): keep what there is of a schema message */
+			size_t have = rd_left(r);
+			if (fd && fd->type == PROTOBUF_C_TYPE_MESSAGE && !k8s_is_map_entry(fd->descriptor) &&
+			    depth + 1 < K8S_MAX_DEPTH && have > 0) {
+				json_t *part = k8s_pb_message(w, fd->descriptor, r->p, have, depth + 1, false);
+				if (part) {
+					k8s_mark_rest(w, part, 0, (size_t)len - have);
+					k8s_put(w, obj, fd->name, part, fd->label == PROTOBUF_C_LABEL_REPEATED);
+				}
+			} else {
+				k8s_mark_rest(w, obj, (uint32_t)num, (size_t)len - have);
+			}
+			return w->nomem ? K8S_FIELD_FAIL : K8S_FIELD_CUT;
+		}
+		const uint8_t *p = rd_bytes(r, (size_t)len);
+		return k8s_pb_len_field(w, obj, fd, uname, p, (size_t)len, depth, strict);
+	}
+
+	uint64_t v;
+	if (wt == 0) {
+		v = rd_varint(r);
+	} else if (wt == 1) {
+		v = rd_le32(r);
+		v |= (uint64_t)rd_le32(r) << 32;
+	} else {
+		v = rd_le32(r);
+	}
+	if (r->err)
+		return K8S_FIELD_BAD;
+	if (fd && (int)wt == k8s_wire_type(fd))
+		k8s_put(w, obj, fd->name, k8s_scalar_json(fd, v),
+			fd->label == PROTOBUF_C_LABEL_REPEATED);
+	else
+		k8s_put(w, obj, uname, json_integer((json_int_t)v), false);
+	return w->nomem ? K8S_FIELD_FAIL : K8S_FIELD_OK;
+}
+
+/* Walks the protobuf fields of p[0..n) into a JSON object, naming fields from d (NULL:
+ * all unknown). strict: any malformed byte makes the whole result NULL (used to guess
+ * whether bytes are a message); otherwise what decodes is kept and the rest is marked
+ * "#truncated". depth counts nesting; nothing descends past K8S_MAX_DEPTH. Caller owns
+ * the result; NULL on failure (w->nomem tells out of memory apart). */
+static json_t *k8s_pb_message(struct k8s_walk *w, const ProtobufCMessageDescriptor *d,
+			      const uint8_t *p, size_t n, int depth, bool strict)
+{
+	json_t *obj = json_object();
+	if (!obj) {
+		w->nomem = true;
+		return NULL;
+	}
+	struct rd r;
+	rd_init(&r, p, n);
+	while (rd_left(&r) > 0) {
+		const uint8_t *start = r.p;
+		enum k8s_field_rc rc = k8s_pb_field(w, d, obj, &r, depth, strict);
+		if (rc == K8S_FIELD_OK)
+			continue;
+		if (rc == K8S_FIELD_CUT)
+			break;
+		if (rc == K8S_FIELD_FAIL || strict) {
+			json_decref(obj);
+			return NULL;
+		}
+		k8s_mark_rest(w, obj, 0, (size_t)(r.end - start));
+		break;
+	}
+	return obj;
+}
+
+/* Descriptor of the object's own message, GenericObject (metadata only) when unknown. */
+static const ProtobufCMessageDescriptor *k8s_desc_of(const char *api_version, const char *kind)
+{
+	for (size_t i = 0; i < sizeof k8s_kinds / sizeof k8s_kinds[0]; i++)
+		if (strcmp(api_version, k8s_kinds[i].api_version) == 0 &&
+		    strcmp(kind, k8s_kinds[i].kind) == 0)
+			return k8s_kinds[i].desc;
+	return &k8s__generic_object__descriptor;
+}
+
+/* Reads a string field of TypeMeta; "" when absent. */
+static void k8s_typemeta(const uint8_t *p, size_t n, char *api_version, size_t av_cap, char *kind,
+			 size_t kind_cap)
+{
+	struct rd r;
+	rd_init(&r, p, n);
+	while (rd_left(&r) > 0) {
+		uint64_t tag = rd_varint(&r);
+		if (r.err || (tag & 7) != 2)
+			return;
+		uint64_t len = rd_varint(&r);
+		if (r.err || len > rd_left(&r))
+			return;
+		const uint8_t *s = rd_bytes(&r, (size_t)len);
+		char *dst = tag >> 3 == 1 ? api_version : tag >> 3 == 2 ? kind : NULL;
+		size_t cap = tag >> 3 == 1 ? av_cap : kind_cap;
+		if (dst && len < cap && k8s_utf8_valid(s, (size_t)len, true)) {
+			memcpy(dst, s, (size_t)len);
+			dst[len] = '\0';
+		}
+	}
+}
+
+/* Decodes "k8s\0" + runtime.Unknown into out->obj. A truncated envelope still yields the
+ * part of the object that is there. Returns 0, EE_NOMEM, or EE_MALFORMED (nothing usable). */
+static int k8s_decode_protobuf(const uint8_t *v, size_t n, struct k8s_value *out)
+{
+	struct rd r;
+	rd_init(&r, v + sizeof k8s_magic, n - sizeof k8s_magic);
+	char api_version[128] = "", kind[128] = "";
+	const uint8_t *raw = NULL;
+	size_t raw_n = 0;
+	size_t raw_missing = 0;
+	bool raw_cut = false, seen_meta = false;
+	while (rd_left(&r) > 0) {
+		uint64_t tag = rd_varint(&r);
+		if (r.err || (tag & 7) != 2)
+			break;
+		uint64_t len = rd_varint(&r);
+		if (r.err)
+			break;
+		if (len > rd_left(&r)) {
+			if (tag >> 3 == 2) {
+				/* a capture that cut the value: decode what is there */
+				raw = r.p;
+				raw_n = rd_left(&r);
+				raw_missing = (size_t)len - raw_n;
+				raw_cut = true;
+			}
+			break;
+		}
+		const uint8_t *p = rd_bytes(&r, (size_t)len);
+		if (tag >> 3 == 1) {
+			k8s_typemeta(p, (size_t)len, api_version, sizeof api_version, kind, sizeof kind);
+			seen_meta = true;
+		} else if (tag >> 3 == 2) {
+			raw = p;
+			raw_n = (size_t)len;
+		}
+	}
+	if (!seen_meta && !raw)
+		return EE_MALFORMED;
+
+	struct k8s_walk w = {false};
+	json_t *obj = NULL;
+	if (raw) {
+		obj = k8s_pb_message(&w, k8s_desc_of(api_version, kind), raw, raw_n, 0, false);
+		if (obj && raw_cut && !json_object_get(obj, "#truncated"))
+			k8s_mark_rest(&w, obj, 0, raw_missing);
+	} else {
+		obj = json_object();
+	}
+	if (!obj || w.nomem) {
+		json_decref(obj);
+		return EE_NOMEM;
+	}
+	/* apiVersion and kind first, as in Kubernetes' JSON */
+	json_t *top = json_object();
+	if (!top || json_object_set_new(top, "apiVersion", json_string(api_version)) != 0 ||
+	    json_object_set_new(top, "kind", json_string(kind)) != 0 ||
+	    json_object_update(top, obj) != 0) {
+		json_decref(top);
+		json_decref(obj);
+		return EE_NOMEM;
+	}
+	json_decref(obj);
+	out->enc = K8S_ENC_PROTOBUF;
+	out->obj = top;
+	return 0;
+}
+
+/* Splits "k8s:enc:<provider>:<version>:<key name>:" into provider and key name. */
+static void k8s_decode_encrypted(const uint8_t *v, size_t n, struct k8s_value *out)
+{
+	size_t i = sizeof k8s_enc_magic - 1;
+	char *dst[3] = {out->enc_provider, NULL, out->enc_key};
+	size_t cap[3] = {sizeof out->enc_provider, 0, sizeof out->enc_key};
+	for (int part = 0; part < 3 && i < n; part++) {
+		size_t o = 0;
+		while (i < n && v[i] != ':') {
+			if (dst[part] && o + 1 < cap[part])
+				dst[part][o++] = isprint(v[i]) ? (char)v[i] : '?';
+			i++;
+		}
+		if (dst[part])
+			dst[part][o] = '\0';
+		i++; /* the ':' */
+	}
+	out->enc = K8S_ENC_ENCRYPTED;
+}
+
+/* Fills the printable preview of an opaque value. */
+static void k8s_preview(const uint8_t *v, size_t n, struct k8s_value *out)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n && o + 1 < sizeof out->preview; i++)
+		out->preview[o++] = v[i] >= 0x20 && v[i] < 0x7f ? (char)v[i] : '.';
+	out->preview[o] = '\0';
+}
+
+/* Decodes an etcd value; see src/k8s.h. */
+int k8s_value_decode(const uint8_t *v, size_t n, struct k8s_value *out)
+{
+	memset(out, 0, sizeof *out);
+	out->size = n;
+	out->api_version = "";
+	out->kind = "";
+	if (!v)
+		n = 0;
+	if (n >= sizeof k8s_magic && memcmp(v, k8s_magic, sizeof k8s_magic) == 0) {
+		int rc = k8s_decode_protobuf(v, n, out);
+		if (rc == EE_NOMEM)
+			return rc;
+	} else if (n >= sizeof k8s_enc_magic - 1 &&
+		   memcmp(v, k8s_enc_magic, sizeof k8s_enc_magic - 1) == 0) {
+		k8s_decode_encrypted(v, n, out);
+		return 0;
+	} else {
+		size_t i = 0;
+		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == '\n' || v[i] == '\r'))
+			i++;
+		if (i < n && v[i] == '{') {
+			json_t *j = k8s_json_load(v, n, K8S_MAX_DEPTH);
+			if (json_is_object(j)) {
+				out->enc = K8S_ENC_JSON;
+				out->obj = j;
+			} else {
+				json_decref(j);
+			}
+		}
+	}
+	if (!out->obj) {
+		out->enc = K8S_ENC_BYTES;
+		k8s_preview(v, n, out);
+		return 0;
+	}
+	const char *av = json_string_value(json_object_get(out->obj, "apiVersion"));
+	const char *kind = json_string_value(json_object_get(out->obj, "kind"));
+	out->api_version = av ? av : "";
+	out->kind = kind ? kind : "";
+	return 0;
+}
+
+/* Releases the tree; the struct may be decoded into again. */
+void k8s_value_free(struct k8s_value *v)
+{
+	if (!v)
+		return;
+	json_decref(v->obj);
+	v->obj = NULL;
+	v->api_version = "";
+	v->kind = "";
+}
+
+/* Byte length of base64 text (padding and whitespace not counted). */
+static size_t k8s_base64_len(const char *s)
+{
+	size_t chars = 0;
+	for (; *s; s++)
+		if (isalnum((unsigned char)*s) || *s == '+' || *s == '/' || *s == '-' || *s == '_')
+			chars++;
+	return chars / 4 * 3 + (chars % 4 == 3 ? 2 : chars % 4 == 2 ? 1 : 0);
+}
+
+/* Replaces every value of obj[field] by "<redacted N bytes>". */
+static void k8s_redact_map(json_t *obj, const char *field, bool base64)
+{
+	json_t *map = json_object_get(obj, field);
+	const char *k;
+	json_t *val;
+	json_object_foreach(map, k, val) {
+		char buf[64];
+		if (json_is_string(val))
+			snprintf(buf, sizeof buf, "<redacted %zu bytes>",
+				 base64 ? k8s_base64_len(json_string_value(val))
+					: json_string_length(val));
+		else
+			snprintf(buf, sizeof buf, "<redacted>");
+		json_object_set_new(map, k, json_string(buf));
+	}
+}
+
+/* Secret redaction (see src/k8s.h). Also the last-applied-configuration annotation, which
+ * kubectl apply fills with the whole Secret, data included. */
+void k8s_redact_secrets(json_t *obj)
+{
+	if (!json_is_object(obj))
+		return;
+	const char *kind = json_string_value(json_object_get(obj, "kind"));
+	const char *av = json_string_value(json_object_get(obj, "apiVersion"));
+	if (!kind || !av || strcmp(kind, "Secret") != 0 || strcmp(av, "v1") != 0)
+		return;
+	k8s_redact_map(obj, "data", true);
+	k8s_redact_map(obj, "stringData", false);
+	json_t *ann = json_object_get(json_object_get(obj, "metadata"), "annotations");
+	const char *lac = "kubectl.kubernetes.io/last-applied-configuration";
+	json_t *val = json_object_get(ann, lac);
+	if (json_is_string(val)) {
+		char buf[64];
+		snprintf(buf, sizeof buf, "<redacted %zu bytes>", json_string_length(val));
+		json_object_set_new(ann, lac, json_string(buf));
+	}
+}
