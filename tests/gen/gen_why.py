@@ -1,0 +1,203 @@
+#!/usr/bin/python3
+"""pcaps/why-*.pcap: one small capture per verdict of `etcd-explorer why`, each with truth.
+
+Every story is about one object, the ConfigMapApp demo/my-nginx-app (JSON custom resource),
+and a watcher standing for the operator's informer (the apiserver's watch on the resource
+prefix).  Next to each capture, why-NAME.expect.json holds {"verdict", "key", ...} with the
+revisions that make the verdict (kept out of the truth file, whose ops check_truth.py knows).  Stories are described in docs/workload.md.
+Run: /usr/bin/python3 tests/gen/gen_why.py [outdir] [verdict ...]
+"""
+
+import copy
+import json
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import harness  # noqa: E402
+from gen_apiserver import (Api, WatchStream, CMA_KEY, cma_created, cma_patch_replicas,  # noqa: E402
+                           cma_set_status, configmap, namespace, crd)
+
+CMA_PREFIX = "/registry/demo.mycompany.com/configmapapps/"
+CRD_KEY = "/registry/apiextensions.k8s.io/customresourcedefinitions/configmapapps.demo.mycompany.com"
+QUIET = 0.3   # seconds of silence that make "nothing was delivered" visible in the capture
+
+
+def setup(api):
+    """Namespace, CRD, a ConfigMap: the world the object lives in."""
+    api.health()
+    api.create("kube-apiserver", "/registry/namespaces/demo", namespace("demo", 0))
+    api.create("kube-apiserver", CRD_KEY, crd(1))
+    api.create("kube-apiserver", "/registry/configmaps/demo/app-settings",
+               configmap("app-settings", {"LOG_LEVEL": "info"}, 2))
+
+
+def informer_start(api, prefix):
+    """The operator's informer through the apiserver: LIST, then WATCH from LIST rev + 1."""
+    _, rev = api.list_paged("kube-apiserver", prefix, 500)
+    ws = WatchStream(api)
+    wid = ws.watch(prefix, start_revision=rev + 1)
+    return ws, wid
+
+
+def story_no_write(env, api):
+    """The object exists and is watched; a user reads it (kubectl get) and believes they
+    changed it, but no write to the key ever reaches etcd.  Other keys do change."""
+    setup(api)
+    obj = cma_created(5)
+    rev0 = api.create("kubectl-client-side-apply", CMA_KEY, obj)
+    ws, wid = informer_start(api, CMA_PREFIX)
+    api.range("kubectl", CMA_KEY, purpose="kubectl-get")
+    api.update("kube-apiserver", "/registry/configmaps/demo/app-settings",
+               configmap("app-settings", {"LOG_LEVEL": "debug"}, 30), api_mod(api, "/registry/configmaps/demo/app-settings"))
+    ws.request_progress()
+    time.sleep(QUIET)
+    api.range("kubectl", CMA_KEY, purpose="kubectl-get")
+    ws.close()
+    return {"verdict": "no-write", "watch_id": wid, "last_write_revision": rev0,
+            "note": "no put/delete of the key after the watch started"}
+
+
+def story_conflict(env, api):
+    """kubectl (patch from a stale copy) sends an update whose compare mod_revision is older
+    than the key's: the Txn takes the failure branch and is not retried (409 to the user)."""
+    setup(api)
+    obj = cma_created(5)
+    rev0 = api.create("kubectl-client-side-apply", CMA_KEY, obj)
+    ws, wid = informer_start(api, CMA_PREFIX)
+    stale = copy.deepcopy(obj)
+    st = cma_set_status(copy.deepcopy(obj), 10, "Ready", 3)
+    ok, rev1, _ = api.update("configmapapp-operator", CMA_KEY, st, rev0)
+    ws.wait_event(CMA_KEY, rev1)
+    ok, rev2, cur = api.update("kubectl-patch", CMA_KEY, cma_patch_replicas(stale, 20, 5), rev0)
+    assert not ok
+    time.sleep(QUIET)
+    ws.close()
+    return {"verdict": "conflict", "watch_id": wid, "failed_txn_revision": rev2,
+            "compare_mod_revision": rev0, "current_mod_revision": int(cur.mod_revision)}
+
+
+def story_no_watch(env, api):
+    """The write lands, but the only watch open is on /registry/configmaps/: nobody watches
+    the ConfigMapApp prefix, so no event for it is ever sent."""
+    setup(api)
+    obj = cma_created(5)
+    rev0 = api.create("kubectl-client-side-apply", CMA_KEY, obj)
+    ws, wid = informer_start(api, "/registry/configmaps/")
+    ok, rev1, _ = api.update("kubectl-patch", CMA_KEY, cma_patch_replicas(obj, 20, 5), rev0)
+    assert ok
+    ok, rev2, _ = api.update("kube-apiserver", "/registry/configmaps/demo/app-settings",
+                             configmap("app-settings", {"LOG_LEVEL": "debug"}, 21),
+                             api_mod(api, "/registry/configmaps/demo/app-settings"))
+    ws.wait_event("/registry/configmaps/demo/app-settings", rev2)
+    time.sleep(QUIET)
+    ws.close()
+    return {"verdict": "no-watch", "write_revision": rev1, "watch_id": wid,
+            "watched_prefix": "/registry/configmaps/"}
+
+
+def story_compacted(env, api):
+    """A slow watcher resumes from an old revision after the apiserver compacted past it:
+    the watch is created and at once canceled with compact_revision, and the writes in
+    between are never delivered to it."""
+    setup(api)
+    obj = cma_created(5)
+    rev0 = api.create("kubectl-client-side-apply", CMA_KEY, obj)
+    _, list_rev = api.list_paged("kube-apiserver", CMA_PREFIX, 500)
+    ok, rev1, _ = api.update("kubectl-patch", CMA_KEY, cma_patch_replicas(obj, 20, 5), rev0)
+    assert ok
+    for i in range(3):
+        api.update("kube-apiserver", "/registry/configmaps/demo/app-settings",
+                   configmap("app-settings", {"LOG_LEVEL": "l%d" % i}, 21 + i),
+                   api_mod(api, "/registry/configmaps/demo/app-settings"))
+    # the apiserver's compactor: a start-up round (claims compact_rev_key, remembers the
+    # header revision), then the next round compacts at that revision
+    v, claim_rev = api.compactor(0, 0)
+    api.compactor(v, claim_rev)
+    compact_rev = claim_rev
+    ws = WatchStream(api)
+    wid = ws.watch(CMA_PREFIX, start_revision=list_rev + 1)
+    ws.wait_canceled(wid)
+    time.sleep(QUIET)
+    ws.close()
+    return {"verdict": "compacted", "write_revision": rev1, "watch_id": wid,
+            "start_revision": list_rev + 1, "compact_revision": compact_rev}
+
+
+def story_late(env, api):
+    """The write happens first; the watcher starts afterwards with a start_revision past
+    the write, so the event is never delivered (a later, unrelated write is)."""
+    setup(api)
+    obj = cma_created(5)
+    rev0 = api.create("kubectl-client-side-apply", CMA_KEY, obj)
+    ok, rev1, _ = api.update("kubectl-patch", CMA_KEY, cma_patch_replicas(obj, 20, 5), rev0)
+    assert ok
+    time.sleep(0.1)
+    ws = WatchStream(api)
+    start = rev1 + 1
+    wid = ws.watch(CMA_PREFIX, start_revision=start)
+    other = "/registry/demo.mycompany.com/configmapapps/demo/other-app"
+    o2 = cma_created(30)
+    o2["metadata"]["name"] = "other-app"
+    o2["metadata"]["uid"] = "00000000-0000-4000-8000-0000000000aa"
+    rev2 = api.create("kubectl-client-side-apply", other, o2)
+    ws.wait_event(other, rev2)
+    time.sleep(QUIET)
+    ws.close()
+    return {"verdict": "late", "write_revision": rev1, "watch_id": wid, "start_revision": start}
+
+
+def story_delivered(env, api):
+    """The normal case: watch open, kubectl patch lands, the event reaches the watcher at
+    once and the operator reacts with a status update (also delivered)."""
+    setup(api)
+    obj = cma_created(5)
+    rev0 = api.create("kubectl-client-side-apply", CMA_KEY, obj)
+    ws, wid = informer_start(api, CMA_PREFIX)
+    new = cma_patch_replicas(copy.deepcopy(obj), 20, 5)
+    ok, rev1, _ = api.update("kubectl-patch", CMA_KEY, new, rev0)
+    assert ok
+    ws.wait_event(CMA_KEY, rev1)
+    ok, rev2, _ = api.update("configmapapp-operator", CMA_KEY,
+                             cma_set_status(copy.deepcopy(new), 21, "Ready", 5), rev1)
+    assert ok
+    ws.wait_event(CMA_KEY, rev2)
+    time.sleep(QUIET)
+    ws.close()
+    return {"verdict": "delivered", "write_revision": rev1, "watch_id": wid,
+            "reaction_revision": rev2}
+
+
+def api_mod(api, key):
+    """Current mod_revision of key (a plain Get, as the apiserver does when its cache misses)."""
+    r = api.range("kube-apiserver", key)
+    return int(r.kvs[0].mod_revision)
+
+
+STORIES = {
+    "no-write": story_no_write, "conflict": story_conflict, "no-watch": story_no_watch,
+    "compacted": story_compacted, "late": story_late, "delivered": story_delivered,
+}
+
+
+def main():
+    outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "pcaps")
+    names = sys.argv[2:] or list(STORIES)
+    for name in names:
+        path = os.path.abspath(os.path.join(outdir, "why-%s.pcap" % name))
+        t0 = time.time()
+        with harness.Env(path) as env:
+            api = Api(env, env.client())
+            exp = STORIES[name](env, api)
+            exp = dict(story=name, key=CMA_KEY, **exp)
+        with open(path[:-5] + ".expect.json", "w") as f:
+            f.write(json.dumps(exp, sort_keys=True, indent=1) + "\n")
+        print("%s: %d bytes, %d truth lines, %.1f s" % (path, os.path.getsize(path),
+                                                         env.truth.n, time.time() - t0))
+
+
+if __name__ == "__main__":
+    main()
