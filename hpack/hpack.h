@@ -57,9 +57,22 @@ int hpack_decode_block(struct hpack_decoder *d, const uint8_t *blk, size_t len, 
  * that dynamic table size updates may use). */
 void hpack_decoder_set_max_table(struct hpack_decoder *d, uint32_t size);
 
-/* Names a pre-capture entry. Returns 0, or EE_MALFORMED when the id is unknown/evicted. */
+/* Names a pre-capture entry. Returns 0, or EE_MALFORMED when the id is unknown/evicted.
+ * value may be NULL when only the name is known (the value then stays UNKNOWN_VALUE). May be
+ * called from the emit callback; the field's views are not valid after it. */
 int hpack_decoder_learn(struct hpack_decoder *d, uint64_t unknown_id, const char *name,
 			const char *value);
+
+/* Counters for the report: what partial mode tolerated or could not know. */
+struct hpack_stats {
+	uint64_t blocks, fields;
+	uint64_t unknown_fields;      /* fields with HPACK_F_UNKNOWN_NAME or _VALUE */
+	uint64_t learned_fields;      /* fields with HPACK_F_LEARNED */
+	uint64_t late_size_updates;   /* table size update after a field (RFC 7541 4.2) */
+	uint64_t oversize_updates;    /* table size update above the SETTINGS bound */
+	uint64_t evictions;           /* known entries evicted from the dynamic table */
+};
+void hpack_decoder_stats(const struct hpack_decoder *d, struct hpack_stats *st);
 
 bool hpack_decoder_failed(const struct hpack_decoder *d);
 bool hpack_decoder_exact(const struct hpack_decoder *d);

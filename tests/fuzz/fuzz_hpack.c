@@ -1,0 +1,145 @@
+/* fuzz_hpack.c: libFuzzer target for hpack/. The input is a sequence of header blocks, each
+ * |len:2 (big endian)|block|, after one octet choosing the SETTINGS table size. Every block
+ * goes to a partial decoder and, until it fails, to an exact (nghttp2) one; whenever the
+ * exact decoder accepts a block, the partial one, which also started at the first block,
+ * must have produced the very same fields. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hpack.h"
+
+#define FUZZ_MAX_FIELDS 512
+
+struct fz_field {
+	const uint8_t *name, *value;
+	size_t nlen, vlen;
+	uint32_t flags;
+};
+
+/* Fields of one block, copied into one buffer (views die when emit returns). */
+struct fz_list {
+	struct fz_field f[FUZZ_MAX_FIELDS];
+	int n;
+	uint8_t *buf;
+	size_t used, cap;
+	int overflow;
+};
+
+/* Appends n octets to l's buffer; returns their offset. */
+static size_t fz_keep(struct fz_list *l, const uint8_t *p, size_t n)
+{
+	if (l->used + n > l->cap) {
+		size_t cap = l->cap ? l->cap : 4096;
+		while (cap < l->used + n)
+			cap *= 2;
+		uint8_t *nb = realloc(l->buf, cap);
+		if (!nb)
+			abort();
+		l->buf = nb;
+		l->cap = cap;
+	}
+	if (n)
+		memcpy(l->buf + l->used, p, n);
+	l->used += n;
+	return l->used - n;
+}
+
+static void fz_collect(void *ctx, const struct hpack_field *f)
+{
+	struct fz_list *l = ctx;
+	if (l->n >= FUZZ_MAX_FIELDS) {
+		l->overflow = 1;
+		return;
+	}
+	struct fz_field *o = &l->f[l->n++];
+	/* store offsets now, turn them into pointers once the buffer stops moving */
+	o->name = (const uint8_t *)(uintptr_t)fz_keep(l, f->name, f->name_len);
+	o->value = (const uint8_t *)(uintptr_t)fz_keep(l, f->value, f->value_len);
+	o->nlen = f->name_len;
+	o->vlen = f->value_len;
+	o->flags = f->flags;
+}
+
+static int fz_equal(const struct fz_list *a, const struct fz_list *b)
+{
+	if (a->n != b->n || a->overflow != b->overflow)
+		return 0;
+	for (int i = 0; i < a->n; i++) {
+		const struct fz_field *x = &a->f[i], *y = &b->f[i];
+		if (x->nlen != y->nlen || x->vlen != y->vlen || x->flags != y->flags)
+			return 0;
+		if (memcmp(a->buf + (uintptr_t)x->name, b->buf + (uintptr_t)y->name, x->nlen) ||
+		    memcmp(a->buf + (uintptr_t)x->value, b->buf + (uintptr_t)y->value, x->vlen))
+			return 0;
+	}
+	return 1;
+}
+
+/* A decoder joined after the first block names every unknown entry it meets, to exercise
+ * learn() (from inside the callback, which the contract allows). */
+struct fz_joined {
+	struct hpack_decoder *d;
+	unsigned n;
+};
+
+static void fz_learn(void *ctx, const struct hpack_field *f)
+{
+	struct fz_joined *j = ctx;
+	if (!(f->flags & (HPACK_F_UNKNOWN_NAME | HPACK_F_UNKNOWN_VALUE)))
+		return;
+	static const char *names[] = {":path", "te", "", "grpc-timeout"};
+	j->n++;
+	(void)hpack_decoder_learn(j->d, f->unknown_id, names[j->n & 3],
+				  (j->n & 4) ? NULL : "/etcdserverpb.KV/Range");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const uint32_t tables[] = {4096, 256, 0, 65536};
+	if (size < 1)
+		return 0;
+	struct hpack_decoder *ex = hpack_decoder_new(true), *pa = hpack_decoder_new(false);
+	struct fz_joined jn = {.d = hpack_decoder_new(false)};
+	if (!ex || !pa || !jn.d)
+		abort();
+	int nblk = 0;
+	uint8_t cfg = data[0];
+	if (cfg & 4) {
+		hpack_decoder_set_max_table(ex, tables[cfg & 3]);
+		hpack_decoder_set_max_table(pa, tables[cfg & 3]);
+	}
+	static struct fz_list le, lp;
+	int exact_ok = 1;
+	size_t off = 1;
+	while (off + 2 <= size) {
+		size_t len = (size_t)data[off] << 8 | data[off + 1];
+		off += 2;
+		if (len > size - off)
+			len = size - off;
+		const uint8_t *blk = data + off;
+		off += len;
+		le.n = lp.n = 0;
+		le.used = lp.used = 0;
+		le.overflow = lp.overflow = 0;
+		int re = exact_ok ? hpack_decode_block(ex, blk, len, fz_collect, &le) : -1;
+		int rp = hpack_decode_block(pa, blk, len, fz_collect, &lp);
+		if (nblk++ > 0)
+			(void)hpack_decode_block(jn.d, blk, len, fz_learn, &jn);
+		if (re < 0) {
+			exact_ok = 0;
+			continue;
+		}
+		if (rp != re || !fz_equal(&le, &lp)) {
+			fprintf(stderr, "exact %d fields, partial %d: mismatch\n", re, rp);
+			abort();
+		}
+	}
+	if (exact_ok && hpack_decoder_failed(pa))
+		abort();
+	hpack_decoder_free(ex);
+	hpack_decoder_free(pa);
+	hpack_decoder_free(jn.d);
+	return 0;
+}
