@@ -4,9 +4,10 @@
 Each capture is recorded from the first SYN: a throw-away etcd 3.4 on a random loopback
 port, driven by one client stack (etcdctl = grpc-go, python3-etcd3 = grpc C-core) through
 every kind of etcd v3 call the decoder must understand, including errors.
-Usage: /usr/bin/python3 tests/gen/gen_basic.py [OUTDIR]   (default: pcaps/)
+Usage: /usr/bin/python3 tests/gen/gen_basic.py [--out DIR | DIR]   (default: pcaps/)
 """
 
+import argparse
 import os
 import sys
 import time
@@ -26,6 +27,7 @@ def big_value(n, seed):
 def gen_etcdctl(pcap):
     """Every etcdctl command kind, one etcdctl process (one TCP connection) per command."""
     with Env(pcap) as env:
+        env.meta("gen_basic.py", "etcdctl: every command kind, one connection per command")
         o = CtlOps(env)
         w = CtlWatch(env)
         w.watch("/w/", "--prefix", "--prev-kv")
@@ -86,6 +88,7 @@ def gen_python(pcap):
     """The same kinds of operations through python3-etcd3 on one channel."""
     # progress notifications every second so a watch with progress_notify shows one
     with Env(pcap, etcd_args=["--experimental-watch-progress-notify-interval=1s"]) as env:
+        env.meta("gen_basic.py", "python3-etcd3: every call kind on one channel")
         o = PyOps(env)
         tx = o.etcd3.transactions
         wid = o.watch("/pw/", prefix=True, prev_kv=True, progress_notify=True)
@@ -152,7 +155,11 @@ def gen_python(pcap):
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.normpath(os.path.join(here, "..", "..", "pcaps"))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("outdir", nargs="?", help="output directory (default: pcaps/)")
+    ap.add_argument("--out", help="output directory (same as OUTDIR)")
+    a = ap.parse_args()
+    out = a.out or a.outdir or os.path.normpath(os.path.join(here, "..", "..", "pcaps"))
     os.makedirs(out, exist_ok=True)
     for name, fn in (("basic-etcdctl", gen_etcdctl), ("basic-python", gen_python)):
         p = os.path.join(out, name + ".pcap")

@@ -4,9 +4,10 @@ history): pcaps/midconn.pcap and pcaps/midconn-bigvalue.pcap (+ .truth.jsonl).
 
 Truth records carry "after_capture": only those that are true happened while tcpdump ran;
 tests check only those (tests/check_truth.py --midconn).
-Usage: /usr/bin/python3 tests/gen/gen_midconn.py [OUTDIR]   (default: pcaps/)
+Usage: /usr/bin/python3 tests/gen/gen_midconn.py [--out DIR | DIR]   (default: pcaps/)
 """
 
+import argparse
 import os
 import sys
 import threading
@@ -25,6 +26,7 @@ def gen_midconn(pcap):
     every :path, then capture only what follows on the same connections."""
     with Env(pcap, capture_at_start=False,
              etcd_args=["--experimental-watch-progress-notify-interval=1s"]) as env:
+        env.meta("gen_midconn.py", "capture joins a python channel and an etcdctl watch")
         o = PyOps(env)
         tx = o.etcd3.transactions
         w = CtlWatch(env)
@@ -82,6 +84,7 @@ def gen_bigvalue(pcap, tries=20):
     with Env(pcap, capture_at_start=False,
              etcd_args=["--max-request-bytes=%d" % (3 * 1024 * 1024)]) as env, \
             SlowProxy(env) as px:
+        env.meta("gen_midconn.py", "capture opens inside a 2 MB put/get")
         o = PyOps(env, env.client(port=px.port))
         value = bytes((i * 7 + 13) & 0xff for i in range(256)) * (BIG // 256)
         o.put("/bv/big", value)
@@ -122,7 +125,11 @@ def gen_bigvalue(pcap, tries=20):
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.normpath(os.path.join(here, "..", "..", "pcaps"))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("outdir", nargs="?", help="output directory (default: pcaps/)")
+    ap.add_argument("--out", help="output directory (same as OUTDIR)")
+    a = ap.parse_args()
+    out = a.out or a.outdir or os.path.normpath(os.path.join(here, "..", "..", "pcaps"))
     os.makedirs(out, exist_ok=True)
     for name, fn in (("midconn", gen_midconn), ("midconn-bigvalue", gen_bigvalue)):
         p = os.path.join(out, name + ".pcap")

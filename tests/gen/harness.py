@@ -199,6 +199,11 @@ class Env:
         except OSError:
             return "?"
 
+    def meta(self, generator, story):
+        """First truth line: which generator, and the etcd client port the tool must use
+        (`etcd-explorer -p PORT`, or `-p auto`).  check_truth.py ignores it."""
+        self.truth.add("meta", generator=generator, story=story, port=self.port)
+
     # ---- capture ---------------------------------------------------------------------
     def start_capture(self, settle=0.1):
         """Start tcpdump on lo for this etcd's client port; return once it is listening

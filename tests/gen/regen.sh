@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Regenerate the committed test captures (pcaps/*.pcap + *.truth.jsonl) from a real etcd.
+# Needs root (tcpdump on lo), /usr/bin/etcd 3.4, etcdctl, tcpdump and python3-etcd3.
+# Usage: tests/gen/regen.sh [-o OUTDIR] [basic] [midconn] [apiserver] [why]
+#   (no names = all; OUTDIR defaults to pcaps/).  Each generator prints file sizes.
+# Captures differ on every run (ports, timestamps, ids): review the truth diff, re-run the
+# golden and integration tests, and commit capture and truth together.
+set -eu
+cd "$(dirname "$0")/../.."
+PY=/usr/bin/python3
+OUT=pcaps
+if [ "${1:-}" = "-o" ]; then OUT=$2; shift 2; fi
+mkdir -p "$OUT"
+which=${*:-basic midconn apiserver why}
+for g in $which; do
+	case $g in
+	basic)     $PY tests/gen/gen_basic.py --out "$OUT" ;;
+	midconn)   $PY tests/gen/gen_midconn.py --out "$OUT" ;;
+	apiserver) if [ -f tests/gen/gen_apiserver.py ]; then $PY tests/gen/gen_apiserver.py "$OUT/demo.pcap"
+	           else echo "regen: tests/gen/gen_apiserver.py not present, skipped"; fi ;;
+	why)       if [ -f tests/gen/gen_why.py ]; then $PY tests/gen/gen_why.py "$OUT"
+	           else echo "regen: tests/gen/gen_why.py not present, skipped"; fi ;;
+	*) echo "regen: unknown generator '$g' (basic midconn apiserver why)" >&2; exit 2 ;;
+	esac
+done
+# tcpdump drops privileges and leaves its files owned by user tcpdump: give them back
+chown "$(stat -c %u:%g "$OUT")" "$OUT"/*.pcap 2>/dev/null || true
+ls -l "$OUT"/*.pcap
