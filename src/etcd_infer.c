@@ -293,7 +293,11 @@ static int shape_adjust(enum etcd_method m, enum tcp_dir dir, uint32_t f, size_t
 /* Scores every method for one message (see etcd_int.h). */
 int etcd_infer_score(enum tcp_dir dir, const uint8_t *p, size_t n, int score[EM__COUNT])
 {
+	static const uint8_t empty[1];
 	int count = 0;
+
+	if (!p)
+		p = empty, n = 0;
 	uint32_t f = top_fields(p, n, &count);
 
 	score[EM_UNKNOWN] = ETCD_INFER_REJECT;

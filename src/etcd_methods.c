@@ -6,6 +6,12 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "etcd.h"
+#include "rd.h"
+
+/* Txn ops nest Txns (RequestOp.request_txn); protobuf-c unpacks recursively without a depth
+ * limit, so a crafted message could exhaust the stack. etcd itself caps a txn's ops at 128
+ * (--max-txn-ops); 32 levels of nesting is far beyond any real client. */
+#define ETCD_MAX_NESTING 32
 
 #define D(x) (&etcdserverpb__##x##__descriptor)
 
@@ -148,6 +154,43 @@ const struct etcd_method_info *etcd_method_by_path(const char *path, size_t len)
 	return NULL;
 }
 
+/* True unless a message field nests deeper than ETCD_MAX_NESTING. Malformed bytes pass:
+ * protobuf-c rejects them itself. */
+static bool nesting_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, int depth)
+{
+	struct rd r;
+
+	if (depth > ETCD_MAX_NESTING)
+		return false;
+	rd_init(&r, p, n);
+	while (rd_left(&r) > 0) {
+		uint64_t tag = rd_varint(&r);
+		switch (tag & 7) {
+		case 0: (void)rd_varint(&r); break;
+		case 1: rd_skip(&r, 8); break;
+		case 5: rd_skip(&r, 4); break;
+		case 2: {
+			uint64_t len = rd_varint(&r);
+			if (r.err || len > rd_left(&r))
+				return true;
+			const uint8_t *b = rd_bytes(&r, (size_t)len);
+			const ProtobufCFieldDescriptor *fd =
+				tag >> 3 <= 0xffffffffu
+					? protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3))
+					: NULL;
+			if (fd && fd->type == PROTOBUF_C_TYPE_MESSAGE &&
+			    !nesting_ok(fd->descriptor, b, (size_t)len, depth + 1))
+				return false;
+			break;
+		}
+		default: return true;
+		}
+		if (r.err)
+			return true;
+	}
+	return true;
+}
+
 /* Decodes with the request (C2S) or response (S2C) descriptor of m. The result is owned by
  * alloc: with an arena, reset the arena; with NULL, protobuf_c_message_free_unpacked. */
 void *etcd_message_decode(enum etcd_method m, enum tcp_dir dir, const uint8_t *p, size_t n,
@@ -159,5 +202,7 @@ void *etcd_message_decode(enum etcd_method m, enum tcp_dir dir, const uint8_t *p
 	if (!d || (!p && n))
 		return NULL;
 	static const uint8_t empty[1];
+	if (m == EM_TXN && !nesting_ok(d, p, n, 0))
+		return NULL;
 	return protobuf_c_message_unpack(d, alloc, n, p ? p : empty);
 }
