@@ -48,11 +48,12 @@ static void k8s_path_pop(struct k8s_path *p, size_t old)
 static bool k8s_path_is_noise(const char *path)
 {
 	static const char mf[] = "metadata.managedFields";
+	size_t n = strlen(path);
 	if (strcmp(path, "metadata.resourceVersion") == 0)
 		return true;
-	return strncmp(path, mf, sizeof mf - 1) == 0 &&
-	       (path[sizeof mf - 1] == '\0' || path[sizeof mf - 1] == '[' ||
-		path[sizeof mf - 1] == '.');
+	if (n < sizeof mf - 1 || memcmp(path, mf, sizeof mf - 1) != 0)
+		return false;
+	return n == sizeof mf - 1 || path[sizeof mf - 1] == '[' || path[sizeof mf - 1] == '.';
 }
 
 /* Appends {"path", "old"?, "new"?} to out. */

@@ -235,7 +235,7 @@ static enum k8s_key_kind k8s_parse_rest(struct k8s_span rest, struct k8s_key *ou
 
 	bool scope_known = true, cluster = false;
 	const struct k8s_builtin *b = NULL;
-	struct k8s_span seg;
+	struct k8s_span seg = {NULL, 0};
 	const char *dot = rest.n ? memchr(rest.p, '.', rest.n) : NULL;
 	const char *slash = rest.n ? memchr(rest.p, '/', rest.n) : NULL;
 
@@ -275,7 +275,7 @@ static enum k8s_key_kind k8s_parse_rest(struct k8s_span rest, struct k8s_key *ou
 		k8s_copy(out->name, sizeof out->name, rest);
 		return out->kind = K8S_KEY_OBJECT;
 	}
-	struct k8s_span first;
+	struct k8s_span first = {NULL, 0};
 	k8s_next_seg(&rest, &first);
 	bool had_slash = first.p + first.n < rest.p;
 	if (!had_slash) {

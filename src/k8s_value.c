@@ -16,6 +16,7 @@
  * Encrypted: "k8s:enc:<provider>:v1:<key name>:<ciphertext>" (KMS v2: "k8s:enc:kms:v2:"). */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
