@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "capture.h"
+#include "direction.h"
 #include "etcd.h"
 #include "tcp.h"
 
@@ -84,9 +85,48 @@ static void store_update(struct app *a, const struct etcd_record *r, const struc
 	}
 }
 
+static bool conn_confirmed(const struct app *a, uint64_t id)
+{
+	for (size_t i = a->nconfirmed; i-- > 0;)
+		if (a->confirmed[i] == id)
+			return true;
+	return false;
+}
+
+/* -p auto: remembers that conn speaks etcd and which server port it uses. */
+static void conn_confirm(struct app *a, const struct etcd_record *r)
+{
+	if (conn_confirmed(a, r->c.conn_id))
+		return;
+	if (a->nconfirmed == a->capconfirmed) {
+		size_t ncap = a->capconfirmed ? a->capconfirmed * 2 : 64;
+		uint64_t *n = realloc(a->confirmed, ncap * sizeof *n);
+		if (!n)
+			return;
+		a->confirmed = n;
+		a->capconfirmed = ncap;
+	}
+	a->confirmed[a->nconfirmed++] = r->c.conn_id;
+	const char *colon = r->c.conn ? strrchr(r->c.conn, ':') : NULL;
+	long port = colon ? strtol(colon + 1, NULL, 10) : 0;
+	for (int i = 0; i < a->nfound_ports; i++)
+		if (a->found_ports[i] == port)
+			return;
+	if (port > 0 && a->nfound_ports < 16)
+		a->found_ports[a->nfound_ports++] = (uint16_t)port;
+}
+
 static void on_record(void *ctx, const struct etcd_record *r)
 {
 	struct app *a = ctx;
+	if (a->o->any_port) {
+		if (r->c.kind != REC_NOTICE)
+			conn_confirm(a, r);
+		else if (!conn_confirmed(a, r->c.conn_id)) {
+			a->unconfirmed_notices++;
+			return;
+		}
+	}
 	switch (r->c.kind) {
 	case REC_RPC: a->n.rpcs++; a->n.inferred += r->u.rpc.inferred; break;
 	case REC_WRITE: a->n.writes++; break;
@@ -101,32 +141,163 @@ static void on_record(void *ctx, const struct etcd_record *r)
 	meaning_clear(&m);
 }
 
+/* Bytes per direction held back while deciding which side of a mid-stream -p auto
+ * connection is etcd; past this the tcp stage's port guess stands. */
+#define SNIFF_MAX_BYTES (1u << 20)
+
+struct sniff_chunk {
+	enum tcp_dir dir;
+	ee_ts ts;
+	size_t off, len;
+};
+
+/* What tcp's callbacks carry per connection: the etcd connection once the direction is
+ * settled, the held-back bytes before. */
+struct conn_shim {
+	struct etcd_conn *ec;
+	struct tcp_conn_info ci;
+	bool decided, swapped;
+	ee_ts open_ts;
+	uint8_t *buf[2];
+	size_t len[2];
+	struct sniff_chunk *chunks;
+	size_t nchunks, capchunks;
+};
+
+static void info_swap(struct tcp_conn_info *ci)
+{
+	uint8_t ip[16];
+	memcpy(ip, ci->cli_ip, 16);
+	memcpy(ci->cli_ip, ci->srv_ip, 16);
+	memcpy(ci->srv_ip, ip, 16);
+	uint16_t port = ci->cli_port;
+	ci->cli_port = ci->srv_port;
+	ci->srv_port = port;
+	char c[48], sv[48];
+	capture_addr_str(ci->af, ci->cli_ip, c, sizeof c);
+	capture_addr_str(ci->af, ci->srv_ip, sv, sizeof sv);
+	if (ci->af == 6)
+		snprintf(ci->name, sizeof ci->name, "[%s]:%u-[%s]:%u", c, ci->cli_port, sv, ci->srv_port);
+	else
+		snprintf(ci->name, sizeof ci->name, "%s:%u-%s:%u", c, ci->cli_port, sv, ci->srv_port);
+}
+
+static enum tcp_dir map_dir(const struct conn_shim *sh, enum tcp_dir dir)
+{
+	return sh->swapped ? (dir == TCP_C2S ? TCP_S2C : TCP_C2S) : dir;
+}
+
+/* Settles the direction, opens the etcd connection and replays what was held back. */
+static void shim_decide(struct app *a, struct conn_shim *sh, bool swapped)
+{
+	sh->decided = true;
+	sh->swapped = swapped;
+	if (swapped)
+		info_swap(&sh->ci);
+	sh->ec = etcd_conn_open(a->dec, &sh->ci, sh->open_ts);
+	for (size_t i = 0; sh->ec && i < sh->nchunks; i++) {
+		const struct sniff_chunk *c = &sh->chunks[i];
+		etcd_conn_data(sh->ec, map_dir(sh, c->dir), sh->buf[c->dir] + c->off, c->len, c->ts);
+	}
+	free(sh->buf[0]);
+	free(sh->buf[1]);
+	free(sh->chunks);
+	sh->buf[0] = sh->buf[1] = NULL;
+	sh->chunks = NULL;
+	sh->nchunks = sh->capchunks = 0;
+}
+
 static void *tcp_open(void *ctx, const struct tcp_conn_info *ci, ee_ts ts)
 {
 	struct app *a = ctx;
-	return etcd_conn_open(a->dec, ci, ts);
+	struct conn_shim *sh = calloc(1, sizeof *sh);
+	if (!sh)
+		return NULL;
+	sh->ci = *ci;
+	sh->open_ts = ts;
+	/* Only -p auto without a handshake needs the bytes to tell the sides apart. */
+	if (!a->o->any_port || ci->saw_syn)
+		shim_decide(a, sh, false);
+	return sh;
+}
+
+/* No evidence in the bytes: a port already confirmed as etcd's on another connection
+ * names the server; else the tcp stage's guess stands. */
+static bool fallback_swap(const struct app *a, const struct conn_shim *sh)
+{
+	for (int i = 0; i < a->nfound_ports; i++)
+		if (a->found_ports[i] == sh->ci.cli_port)
+			return true;
+	return false;
+}
+
+/* Holds bytes back until direction_sniff sees who sent them. */
+static void shim_hold(struct app *a, struct conn_shim *sh, enum tcp_dir dir, const uint8_t *p,
+		      size_t n, ee_ts ts)
+{
+	if (sh->len[dir] + n > SNIFF_MAX_BYTES) {
+		shim_decide(a, sh, fallback_swap(a, sh));
+		etcd_conn_data(sh->ec, dir, p, n, ts);
+		return;
+	}
+	uint8_t *nb = realloc(sh->buf[dir], sh->len[dir] + n);
+	if (!nb || (sh->nchunks == sh->capchunks &&
+		    !(sh->capchunks = sh->capchunks ? sh->capchunks * 2 : 16,
+		      sh->chunks = realloc(sh->chunks, sh->capchunks * sizeof *sh->chunks)))) {
+		if (nb)
+			sh->buf[dir] = nb;
+		shim_decide(a, sh, false);
+		if (sh->ec)
+			etcd_conn_data(sh->ec, dir, p, n, ts);
+		return;
+	}
+	sh->buf[dir] = nb;
+	memcpy(nb + sh->len[dir], p, n);
+	sh->chunks[sh->nchunks++] = (struct sniff_chunk){dir, ts, sh->len[dir], n};
+	sh->len[dir] += n;
+	enum dir_verdict v = direction_sniff(sh->buf[dir], sh->len[dir]);
+	if (v == DIR_FROM_SERVER)
+		shim_decide(a, sh, dir == TCP_C2S);
+	else if (v == DIR_FROM_CLIENT)
+		shim_decide(a, sh, dir == TCP_S2C);
 }
 
 static void tcp_data(void *ctx, void *user, enum tcp_dir dir, const uint8_t *p, size_t n, ee_ts ts)
 {
-	if (user)
-		etcd_conn_data(user, dir, p, n, ts);
+	struct conn_shim *sh = user;
+	if (!sh)
+		return;
+	if (!sh->decided)
+		shim_hold(ctx, sh, dir, p, n, ts);
+	else if (sh->ec)
+		etcd_conn_data(sh->ec, map_dir(sh, dir), p, n, ts);
 }
 
 static void tcp_gap(void *ctx, void *user, enum tcp_dir dir, uint64_t missing, ee_ts ts)
 {
-	if (user)
-		etcd_conn_gap(user, dir, missing, ts);
+	struct conn_shim *sh = user;
+	if (!sh)
+		return;
+	if (!sh->decided)
+		shim_decide(ctx, sh, fallback_swap(ctx, sh));
+	if (sh->ec)
+		etcd_conn_gap(sh->ec, map_dir(sh, dir), missing, ts);
 }
 
 static void tcp_close(void *ctx, void *user, enum tcp_close_reason why, ee_ts ts)
 {
 	struct app *a = ctx;
-	if (!user)
+	struct conn_shim *sh = user;
+	if (!sh)
 		return;
-	/* gRPC/HTTP/2 counters live per connection: collect them before it goes away. */
-	etcd_conn_add_grpc_stats(user, &a->gstats);
-	etcd_conn_close(user, why, ts);
+	if (!sh->decided)
+		shim_decide(a, sh, fallback_swap(a, sh));
+	if (sh->ec) {
+		/* gRPC/HTTP/2 counters live per connection: collect them before it goes away. */
+		etcd_conn_add_grpc_stats(sh->ec, &a->gstats);
+		etcd_conn_close(sh->ec, why, ts);
+	}
+	free(sh);
 }
 
 /* Default BPF: the etcd ports, or all TCP for -p auto. */
@@ -202,6 +373,14 @@ static void print_summary(struct app *a)
 	if (cs.drops_known)
 		fprintf(stderr, ", %" PRIu64 " dropped by the kernel", cs.drops);
 	fputc('\n', stderr);
+	if (a->o->any_port) {
+		fprintf(stderr, "etcd-explorer: etcd found on port%s", a->nfound_ports == 1 ? "" : "s");
+		for (int i = 0; i < a->nfound_ports; i++)
+			fprintf(stderr, "%s%u", i ? ", " : " ", a->found_ports[i]);
+		if (!a->nfound_ports)
+			fprintf(stderr, ": none");
+		fputc('\n', stderr);
+	}
 	struct store_stats ss;
 	store_get_stats(a->store, &ss);
 	if (ss.dropped_values)
@@ -329,6 +508,7 @@ int app_main(struct cli_opts *o)
 	tcp_table_free(a.tcp);
 	etcd_decoder_free(a.dec);
 	store_free(a.store);
+	free(a.confirmed);
 	out_free(&a.out);
 	capture_close(a.cap);
 	return rc;

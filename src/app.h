@@ -43,6 +43,13 @@ struct app {
 	struct tcp_table *tcp;
 	struct etcd_decoder *dec;
 	struct grpc_stats gstats; /* summed over closed connections */
+	/* -p auto: connections confirmed as etcd (a record other than a notice came from them)
+	 * and the server ports found. Notices of unconfirmed connections are not etcd's. */
+	uint64_t *confirmed;
+	size_t nconfirmed, capconfirmed;
+	uint16_t found_ports[16];
+	int nfound_ports;
+	uint64_t unconfirmed_notices;
 };
 
 /* Runs the whole pipeline for the parsed options; returns the process exit code. */

@@ -200,6 +200,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 		case 'p':
 			if (parse_ports(optarg, o))
 				return usage_error("bad port list '%s': use PORT[,PORT] or auto", optarg);
+			o->ports_given = true;
 			break;
 		case 'c': {
 			char *e;
@@ -278,6 +279,10 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 		return usage_error("%s", "use either -r FILE or -i IFACE, not both");
 	if (!o->read_file && !o->iface)
 		o->iface = "any";
+	/* A saved capture may come from anywhere (envtest runs etcd on a random port): without
+	 * -p, find etcd on any port. Live, the BPF filter on 2379 keeps the kernel's copy small. */
+	if (o->read_file && !o->ports_given)
+		o->any_port = true;
 	return 0;
 }
 

@@ -17,7 +17,8 @@ struct cli_opts {
 	const char *write_file;    /* -w */
 	uint16_t ports[CLI_MAX_PORTS];
 	int n_ports;
-	bool any_port;             /* -p auto */
+	bool any_port;             /* -p auto, or a file read without -p */
+	bool ports_given;          /* -p was on the command line */
 	uint64_t max_packets;      /* -c, 0 = unlimited */
 	int64_t duration_us;       /* --duration, 0 = unlimited */
 	bool json;

@@ -68,6 +68,28 @@ static void decode_value(const struct meaning_ctx *ctx, const uint8_t *v, size_t
 		k8s_redact_secrets(out->obj);
 }
 
+/* Classifies an update by what it touched: "spec" when metadata.generation moved (the API
+ * server bumps it for spec changes), "status" / "metadata" when every changed path is under
+ * that part, "none" for a write that changed nothing visible, else "update". */
+static const char *change_kind(const json_t *diff, bool generation_bumped)
+{
+	if (generation_bumped)
+		return "spec";
+	if (!diff || !json_array_size(diff))
+		return "none";
+	bool all_status = true, all_meta = true;
+	size_t i;
+	json_t *d;
+	json_array_foreach(diff, i, d) {
+		const char *p = json_string_value(json_object_get(d, "path"));
+		if (!p || strncmp(p, "status", 6) || (p[6] && p[6] != '.' && p[6] != '['))
+			all_status = false;
+		if (!p || strncmp(p, "metadata", 8) || (p[8] && p[8] != '.' && p[8] != '['))
+			all_meta = false;
+	}
+	return all_status ? "status" : all_meta ? "metadata" : "update";
+}
+
 /* new value known: find the previous one, the writer, the diff. */
 static void explain_put(const struct meaning_ctx *ctx, struct meaning *m, const uint8_t *key,
 			size_t key_len, const uint8_t *val, size_t val_len, int64_t mod_rev,
@@ -93,27 +115,7 @@ static void explain_put(const struct meaning_ctx *ctx, struct meaning *m, const 
 		m->change = "create";
 	} else if (m->val.obj && old_obj) {
 		m->diff = k8s_diff(old_obj, m->val.obj, ctx->o->show_noise ? K8S_DIFF_NOISE : 0);
-		if (k8s_generation_bumped(old_obj, m->val.obj))
-			m->change = "spec";
-		else if (m->diff && json_array_size(m->diff) == 0)
-			m->change = "none";
-		else if (m->has_writer && m->writer.subresource && !strcmp(m->writer.subresource, "status"))
-			m->change = "status";
-		else
-			m->change = "metadata";
-		/* a diff that touches only status.* is a status write whatever the writer says */
-		if (m->diff && json_array_size(m->diff) && strcmp(m->change, "spec")) {
-			bool only_status = true;
-			size_t i;
-			json_t *d;
-			json_array_foreach(m->diff, i, d) {
-				const char *p = json_string_value(json_object_get(d, "path"));
-				if (!p || strncmp(p, "status", 6))
-					only_status = false;
-			}
-			if (only_status)
-				m->change = "status";
-		}
+		m->change = change_kind(m->diff, k8s_generation_bumped(old_obj, m->val.obj));
 	}
 }
 

@@ -71,7 +71,14 @@ static void text_compare(struct out *out, const Etcdserverpb__Compare *c)
 	}
 }
 
-static void text_ops(struct out *out, Etcdserverpb__RequestOp **ops, size_t n)
+static bool bin_eq(ProtobufCBinaryData a, ProtobufCBinaryData b)
+{
+	return a.len == b.len && (!a.len || !memcmp(a.data, b.data, a.len));
+}
+
+/* Ops of a Txn branch; a key equal to the compared key is not repeated (the API server's
+ * GuaranteedUpdate compares and writes the same key). */
+static void text_ops(struct out *out, Etcdserverpb__RequestOp **ops, size_t n, const ProtobufCBinaryData *same)
 {
 	if (!n) {
 		out_tprintf(out, "nothing");
@@ -83,17 +90,26 @@ static void text_ops(struct out *out, Etcdserverpb__RequestOp **ops, size_t n)
 			out_tprintf(out, ", ");
 		switch (op->request_case) {
 		case ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_RANGE:
-			out_tprintf(out, "get ");
-			text_range(out, op->request_range->key, op->request_range->range_end);
+			out_tprintf(out, "get");
+			if (!same || !bin_eq(*same, op->request_range->key) || op->request_range->range_end.len) {
+				out_tprintf(out, " ");
+				text_range(out, op->request_range->key, op->request_range->range_end);
+			}
 			break;
 		case ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_PUT:
-			out_tprintf(out, "put ");
-			text_bin(out, op->request_put->key);
+			out_tprintf(out, "put");
+			if (!same || !bin_eq(*same, op->request_put->key)) {
+				out_tprintf(out, " ");
+				text_bin(out, op->request_put->key);
+			}
 			out_tprintf(out, " (%zu B)", op->request_put->value.len);
 			break;
 		case ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_DELETE_RANGE:
-			out_tprintf(out, "del ");
-			text_range(out, op->request_delete_range->key, op->request_delete_range->range_end);
+			out_tprintf(out, "del");
+			if (!same || !bin_eq(*same, op->request_delete_range->key) || op->request_delete_range->range_end.len) {
+				out_tprintf(out, " ");
+				text_range(out, op->request_delete_range->key, op->request_delete_range->range_end);
+			}
 			break;
 		case ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_TXN:
 			out_tprintf(out, "txn{...}");
@@ -144,10 +160,11 @@ static void text_request(struct out *out, const struct rec_rpc *rpc)
 			text_compare(out, q->compare[i]);
 		}
 		if (!q->n_compare) out_tprintf(out, "true");
+		const ProtobufCBinaryData *same = q->n_compare ? &q->compare[0]->key : NULL;
 		out_tprintf(out, " then ");
-		text_ops(out, q->success, q->n_success);
+		text_ops(out, q->success, q->n_success, same);
 		out_tprintf(out, " else ");
-		text_ops(out, q->failure, q->n_failure);
+		text_ops(out, q->failure, q->n_failure, same);
 		break;
 	}
 	case EM_COMPACT: {
@@ -183,7 +200,7 @@ static void text_members(struct out *out, Etcdserverpb__Member **ms, size_t n)
 static void text_response(struct out *out, const struct rec_rpc *rpc)
 {
 	const void *rs = rpc->resp;
-	if (rpc->hdr.present)
+	if (rpc->hdr.present && rpc->hdr.revision) /* Cluster RPCs carry no revision */
 		out_tprintf(out, " rev=%" PRId64, rpc->hdr.revision);
 	if (!rs)
 		return;
@@ -300,9 +317,13 @@ static void text_meaning(struct out *out, const struct meaning *m)
 static void text_rpc(struct out *out, const struct etcd_record *r, const struct meaning *m)
 {
 	const struct rec_rpc *rpc = &r->u.rpc;
-	out_tprintf(out, "%s%s/%s%s%s ", out_c(out, C_CYAN), rpc->m->service_name, rpc->m->name,
+	out_tprintf(out, "%s%s/%s%s%s", out_c(out, C_CYAN), rpc->m->service_name, rpc->m->name,
 		    rpc->inferred ? "?" : "", out_c(out, C_OFF));
+	size_t before = out->tlen;
+	out_tprintf(out, " ");
 	text_request(out, rpc);
+	if (out->tlen == before + 1)
+		out->tlen = before; /* nothing to say about the request */
 	if (rpc->status > 0) {
 		out_tprintf(out, " -> %sERROR %d %s%s", out_c(out, C_RED), rpc->status,
 			    out_grpc_code_name(rpc->status), out_c(out, C_OFF));
