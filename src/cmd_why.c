@@ -68,6 +68,8 @@ struct why_state {
 	struct why_watch w[WHY_MAX_WATCHES];
 	int nw;
 	ee_ts last_ts;
+	ee_ts reads[64]; /* Range requests that read the object itself, newest kept */
+	int nreads;
 };
 
 static int why_start(struct app *a)
@@ -234,6 +236,17 @@ static void why_record(struct app *a, const struct etcd_record *r, const struct 
 	}
 	case REC_RPC: {
 		const struct rec_rpc *rpc = &r->u.rpc;
+		if (rpc->m->method == EM_RANGE && rpc->req && rpc->status <= 0) {
+			const Etcdserverpb__RangeRequest *q = (const void *)rpc->req;
+			if (!q->range_end.len && is_target(s, q->key.data, q->key.len, m)) {
+				if (s->nreads == 64)
+					memmove(s->reads, s->reads + 1, 63 * sizeof s->reads[0]);
+				else
+					s->nreads++;
+				s->reads[s->nreads - 1] = r->c.ts;
+			}
+			return;
+		}
 		if (rpc->m->method != EM_PUT && rpc->m->method != EM_TXN && rpc->m->method != EM_DELETE_RANGE)
 			return;
 		char reason[200];
@@ -314,16 +327,17 @@ static void fmt_ts(ee_ts ts, char *buf, size_t n)
 /* The verdict: the first broken link, as one sentence. */
 static void why_verdict(struct why_state *s, char *v, size_t n, const char **code)
 {
-	const struct why_attempt *applied = NULL, *rejected = NULL;
+	const struct why_attempt *applied = NULL, *last = NULL;
 	for (int i = 0; i < s->natt; i++) {
 		if (s->att[i].applied)
 			applied = &s->att[i]; /* the last applied write */
-		else if (!rejected)
-			rejected = &s->att[i];
+		last = &s->att[i];
 	}
-	if (!applied && rejected) {
-		*code = strstr(rejected->reason, "conflict") ? "write-rejected-conflict" : "write-rejected";
-		snprintf(v, n, "write rejected: %s", rejected->reason);
+	/* The question is about the latest attempt: a rejected update after an applied one is
+	 * the reason nothing happened. */
+	if (last && !last->applied) {
+		*code = strstr(last->reason, "conflict") ? "write-rejected-conflict" : "write-rejected";
+		snprintf(v, n, "write rejected: %s", last->reason);
 		return;
 	}
 	if (!applied) {
@@ -335,6 +349,20 @@ static void why_verdict(struct why_state *s, char *v, size_t n, const char **cod
 	for (int i = 0; i < s->nw; i++)
 		if (!s->w[i].covers && range_covers(&s->w[i], s->key, s->key_len))
 			s->w[i].covers = true;
+	/* A covering watch set up after the last write, then only reads of the object: the
+	 * client's update changed nothing, so the API server never sent it to etcd. */
+	for (int i = 0; i < s->nw; i++) {
+		const struct why_watch *w = &s->w[i];
+		if (!w->covers || w->canceled || !w->created_ts || w->created_ts < applied->ts ||
+		    !s->nreads || s->reads[s->nreads - 1] < w->created_ts)
+			continue;
+		*code = "no-write";
+		snprintf(v, n, "no write reached etcd since watch %" PRId64 " started at revision %" PRId64
+			       " (the last write was revision %" PRId64 "; later requests only read the object: an "
+			       "update that changes nothing is never sent to etcd)",
+			 w->watch_id, w->start_revision, applied->revision);
+		return;
+	}
 	const struct why_watch *best = NULL;
 	for (int i = 0; i < s->nw; i++) {
 		const struct why_watch *w = &s->w[i];

@@ -31,6 +31,20 @@ for truth in pcaps/*.truth.jsonl; do
 	else ko "$name: truth check"; tail -15 "$tmp/$name.check" | sed 's/^/    /'; fi
 done
 
+# 1b. each why-*.pcap tells one story; its verdict must be the one expect.json names
+for exp in pcaps/why-*.expect.json; do
+	[ -e "$exp" ] || continue
+	pcap=${exp%.expect.json}.pcap
+	key=$(jq -r .key "$exp"); want=$(jq -r .verdict "$exp")
+	case "$want" in
+		conflict) want=write-rejected-conflict ;; compacted) want=watch-compacted ;;
+		late) want=watch-started-late ;;
+	esac
+	got=$("$BIN" -q -r "$pcap" --json why "$key" 2>"$tmp/why.err" | jq -r .verdict_code)
+	if [ "$got" = "$want" ] && [ ! -s "$tmp/why.err" ]; then ok
+	else ko "$(basename "$pcap"): verdict $got, expected $want"; fi
+done
+
 # 2. fresh captures from a real etcd
 if [ -x /usr/bin/etcd ] && [ -f tests/gen/gen_basic.py ] && [ "${EE_SKIP_FRESH:-0}" != 1 ]; then
 	if $PY tests/gen/gen_basic.py --out "$tmp/fresh" >"$tmp/gen.log" 2>&1; then
