@@ -19,6 +19,9 @@
 #define GRPC_FULL_FRAME 16384u
 /* grpc-status values are small codes (0..16); anything longer is garbage. */
 #define GRPC_STATUS_DIGITS 6
+/* Recently closed stream ids remembered, so frames still in flight after RST_STREAM or
+ * GOAWAY (DATA the client had already sent) do not resurrect a phantom stream. */
+#define GRPC_CLOSED_RING 256
 /* A reassembly buffer grown past this is released after its message, not kept. */
 #define GRPC_KEEP_BUFFER (64u * 1024)
 
@@ -50,6 +53,8 @@ struct grpc_conn {
 	struct grpc_gstream *oldest, *newest;
 	size_t nstreams;
 	struct grpc_stats st;   /* h2 part filled by add_stats */
+	uint32_t closed[GRPC_CLOSED_RING]; /* recently closed ids (0 = empty slot) */
+	size_t closed_next;
 	uint8_t *zbuf;          /* decompression output, reused */
 	size_t zcap;
 };
@@ -92,6 +97,7 @@ static void grpc_stream_close(struct grpc_conn *g, struct grpc_gstream *gs, ee_t
 		grpc_sdir_drop(g, gs, dir, "stream closed mid-message", ts);
 	if (g->cb.on_stream_close)
 		g->cb.on_stream_close(g->cb.ctx, &gs->s, ts);
+	g->closed[g->closed_next++ % GRPC_CLOSED_RING] = gs->s.id;
 	struct grpc_gstream **pp = &g->hash[gs->s.id % GRPC_HASH_BUCKETS];
 	while (*pp && *pp != gs)
 		pp = &(*pp)->hnext;
@@ -256,6 +262,15 @@ static void grpc_stream_end(struct grpc_conn *g, struct grpc_gstream *gs, enum t
 		grpc_stream_close(g, gs, ts);
 }
 
+/* Was this stream closed recently? (Only asked when the id is not in the table.) */
+static bool grpc_stream_was_closed(const struct grpc_conn *g, uint32_t id)
+{
+	for (size_t i = 0; i < GRPC_CLOSED_RING; i++)
+		if (g->closed[i] == id)
+			return true;
+	return false;
+}
+
 /* Opens a stream not announced by request HEADERS (joined mid-stream): its bytes in
  * directions without HEADERS may start mid-message. */
 static struct grpc_gstream *grpc_stream_adopt(struct grpc_conn *g, uint32_t id, ee_ts ts)
@@ -276,6 +291,8 @@ static void grpc_on_headers(void *ctx, uint32_t stream, enum tcp_dir dir,
 {
 	struct grpc_conn *g = ctx;
 	struct grpc_gstream *gs = grpc_stream_find(g, stream);
+	if (!gs && grpc_stream_was_closed(g, stream))
+		return; /* late frame of a finished stream (ids are never reused) */
 	if (dir == TCP_C2S) {
 		if (!gs) {
 			gs = grpc_stream_new(g, stream, ts);
@@ -547,6 +564,8 @@ static void grpc_on_data(void *ctx, uint32_t stream, enum tcp_dir dir, const uin
 {
 	struct grpc_conn *g = ctx;
 	struct grpc_gstream *gs = grpc_stream_find(g, stream);
+	if (!gs && grpc_stream_was_closed(g, stream))
+		return; /* late DATA of a finished stream */
 	if (!gs) {
 		gs = grpc_stream_adopt(g, stream, ts);
 		if (!gs)

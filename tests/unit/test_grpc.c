@@ -225,6 +225,10 @@ static void conn_build(struct conn *c)
 	m.n = 0;
 	uint8_t rst[4] = {0, 0, 0, 8};
 	put_frame(&c->d[1], 3, 0, 3, rst, 4);
+	/* DATA still in flight after the RST: must not reopen stream 3 */
+	put_msg(&m, 0, "late!", 5);
+	put_frame(&c->d[1], 0, 0x1, 3, m.p, m.n);
+	m.n = 0;
 	/* stream 5: request, then GOAWAY last=3 */
 	headers(c, 0, 5, 0, req_range);
 	uint8_t ga[8] = {0, 0, 0, 3, 0, 0, 0, 0};
@@ -297,7 +301,7 @@ static void test_connection(void)
 	CHECK_EQ_INT(st.messages, 7);
 	CHECK_EQ_INT(st.compressed, 1);
 	CHECK_EQ_INT(st.decompress_errors + st.oversize + st.skipped_bytes + st.resumed, 0);
-	CHECK_EQ_INT(st.h2.frames[0], 8);
+	CHECK_EQ_INT(st.h2.frames[0], 9);
 	/* same events for every chunking */
 	char *b1 = run(&c, 1, 0, NULL);
 	CHECK_EQ_STR(b1, log);
