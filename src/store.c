@@ -220,7 +220,8 @@ struct store_key *store_put(struct store *s, const uint8_t *key, size_t key_len,
 	v->version = version;
 	v->lease = lease;
 	v->deleted = false;
-	v->value_len = value_len;
+	if (value_known || !v->value_len) /* a keys-only read says nothing of the size */
+		v->value_len = value_known ? value_len : 0;
 	if (value_known && !v->value && value_len <= s->budget) {
 		v->value = malloc(value_len ? value_len : 1);
 		if (v->value) {
