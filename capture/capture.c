@@ -1,0 +1,316 @@
+/* capture.c: the packet source, first stage of the pipeline (capture.h). Wraps libpcap for
+ * live interfaces and saved files (pcap, pcapng, stdin), saves raw frames for -w, and hands
+ * each frame to the pure decoder in link.c, counting what is not a TCP segment. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <pcap/pcap.h>
+
+#include "capture.h"
+
+/* Bytes kept per frame live: 256 KiB covers the largest TSO/GRO super-frames Linux hands
+ * to packet sockets (64 KiB IP + headers), so no etcd payload is cut (tcpdump's default). */
+#define CAP_SNAPLEN 262144
+
+/* Kernel ring size for live capture: an apiserver under load sends bursts of large Range
+ * responses; 32 MiB absorbs a few hundred milliseconds of 1 Gb/s before drops. */
+#define CAP_BUFFER_BYTES (32 * 1024 * 1024)
+
+/* Read timeout, so capture_next returns 2 often enough for timers and Ctrl-C. libpcap's own
+ * timeout does not make a blocking read return on Linux in immediate mode (pcap(3PCAP):
+ * "may wait forever"), so live handles are non-blocking and we poll() with this. */
+#define CAP_TIMEOUT_MS 100
+
+/* Live frames skipped (not TCP, malformed) in one capture_next before it returns 2 anyway,
+ * so a flood of other traffic cannot starve the caller's timers. */
+#define CAP_SKIP_MAX 4096
+
+struct capture {
+	pcap_t *p;
+	pcap_dumper_t *dump;
+	int dlt;
+	int fd; /* live: selectable descriptor for poll(), -1 when there is none */
+	bool live;
+	volatile sig_atomic_t stop; /* set by capture_break, possibly from a signal handler */
+	struct capture_stats st;
+	char name[64]; /* link type name, for capture_linktype_name */
+};
+
+/* Fills name with libpcap's name for dlt, or a numeric one for a type it does not know. */
+static void capture_name_dlt(int dlt, char *name, size_t len)
+{
+	const char *n = pcap_datalink_val_to_name(dlt);
+	if (n)
+		snprintf(name, len, "%s", n);
+	else
+		snprintf(name, len, "DLT %d", dlt);
+}
+
+/* Wraps an activated pcap handle; fails with a sentence if we cannot decode its link type,
+ * so the user hears it once at open time instead of once per packet. */
+static int capture_wrap(struct capture **out, pcap_t *p, bool live, char *err, size_t errlen)
+{
+	struct cap_packet probe;
+	char ebuf[PCAP_ERRBUF_SIZE];
+	int dlt = pcap_datalink(p);
+	char name[64];
+
+	capture_name_dlt(dlt, name, sizeof name);
+	if (capture_decode_frame(dlt, NULL, 0, 0, &probe) == EE_UNSUPPORTED) {
+		snprintf(err, errlen, "unsupported link type %s (%d)", name, dlt);
+		pcap_close(p);
+		return EE_UNSUPPORTED;
+	}
+	struct capture *c = calloc(1, sizeof *c);
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		pcap_close(p);
+		return EE_NOMEM;
+	}
+	c->p = p;
+	c->dlt = dlt;
+	c->live = live;
+	c->fd = -1;
+	if (live && pcap_get_selectable_fd(p) >= 0 && pcap_setnonblock(p, 1, ebuf) == 0)
+		c->fd = pcap_get_selectable_fd(p);
+	snprintf(c->name, sizeof c->name, "%s", name);
+	*out = c;
+	return 0;
+}
+
+/* Opens a saved capture; libpcap detects pcap vs pcapng and reads stdin for "-".
+ * Timestamps are asked for in microseconds, so nanosecond files are converted on read. */
+int capture_open_offline(struct capture **out, const char *path, char *err, size_t errlen)
+{
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	const char *shown = strcmp(path, "-") == 0 ? "standard input" : path;
+
+	*out = NULL;
+	pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+	if (!p) {
+		/* libpcap prefixes errno messages with "path: "; the sentence already names it. */
+		const char *why = ebuf;
+		size_t plen = strlen(path);
+		if (strncmp(ebuf, path, plen) == 0 && strncmp(ebuf + plen, ": ", 2) == 0)
+			why = ebuf + plen + 2;
+		snprintf(err, errlen, "cannot read %s: %s", shown, why);
+		return EE_IO;
+	}
+	return capture_wrap(out, p, false, err, errlen);
+}
+
+/* Gives up setuid privileges once the capture socket is open: nothing after this point
+ * needs them, and the decoders parse untrusted bytes. */
+static int capture_drop_privileges(char *err, size_t errlen)
+{
+	if (getuid() == geteuid() && getgid() == getegid())
+		return 0;
+	if (setgid(getgid()) != 0 || setuid(getuid()) != 0) {
+		snprintf(err, errlen, "cannot drop privileges: %s", strerror(errno));
+		return EE_IO;
+	}
+	return 0;
+}
+
+/* Opens iface live. The steps follow pcap_create(3PCAP): options before activation;
+ * pcap_activate's negative codes become one sentence each. */
+int capture_open_live(struct capture **out, const char *iface, char *err, size_t errlen)
+{
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+
+	*out = NULL;
+	pcap_t *p = pcap_create(iface, ebuf);
+	if (!p) {
+		snprintf(err, errlen, "cannot capture on %s: %s", iface, ebuf);
+		return EE_IO;
+	}
+	pcap_set_snaplen(p, CAP_SNAPLEN);
+	pcap_set_immediate_mode(p, 1);
+	pcap_set_buffer_size(p, CAP_BUFFER_BYTES);
+	pcap_set_timeout(p, CAP_TIMEOUT_MS);
+	int rc = pcap_activate(p);
+	if (rc < 0) {
+		if (rc == PCAP_ERROR_PERM_DENIED)
+			snprintf(err, errlen,
+				 "no permission to capture on %s (run as root or give the binary "
+				 "CAP_NET_RAW)", iface);
+		else if (rc == PCAP_ERROR_NO_SUCH_DEVICE)
+			snprintf(err, errlen, "no such interface %s", iface);
+		else if (rc == PCAP_ERROR_IFACE_NOT_UP)
+			snprintf(err, errlen, "interface %s is not up", iface);
+		else
+			snprintf(err, errlen, "cannot capture on %s: %s", iface, pcap_geterr(p));
+		pcap_close(p);
+		return rc == PCAP_ERROR_NO_SUCH_DEVICE ? EE_USAGE : EE_IO;
+	}
+	rc = capture_wrap(out, p, true, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = capture_drop_privileges(err, errlen);
+	if (rc < 0) {
+		capture_close(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* Compiles expr for this capture's link type and installs it in the kernel (live) or in
+ * libpcap's reader (offline). The netmask only matters for "ip broadcast", unused here. */
+int capture_set_filter(struct capture *c, const char *expr, char *err, size_t errlen)
+{
+	struct bpf_program prog;
+
+	if (pcap_compile(c->p, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+		snprintf(err, errlen, "bad filter \"%s\": %s", expr, pcap_geterr(c->p));
+		return EE_USAGE;
+	}
+	int rc = pcap_setfilter(c->p, &prog);
+	pcap_freecode(&prog);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot set filter \"%s\": %s", expr, pcap_geterr(c->p));
+		return EE_IO;
+	}
+	return 0;
+}
+
+/* Opens the -w file ("-" for stdout) with this capture's link type and snaplen. */
+int capture_dump_open(struct capture *c, const char *path, char *err, size_t errlen)
+{
+	if (c->dump) {
+		pcap_dump_close(c->dump);
+		c->dump = NULL;
+	}
+	c->dump = pcap_dump_open(c->p, path);
+	if (!c->dump) {
+		snprintf(err, errlen, "cannot write %s: %s", path, pcap_geterr(c->p));
+		return EE_IO;
+	}
+	return 0;
+}
+
+/* Counts a frame the decoder refused, by why. */
+static void capture_count_skip(struct capture *c, int rc)
+{
+	if (rc == EE_NOTTCP)
+		c->st.not_tcp++;
+	else
+		c->st.malformed++;
+}
+
+/* Waits up to CAP_TIMEOUT_MS for the live descriptor to become readable. Returns 1 when
+ * it did (or a signal interrupted the wait: the caller rechecks the break flag), 0 on
+ * timeout, EE_IO on error. */
+static int capture_wait(struct capture *c, char *err, size_t errlen)
+{
+	struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+	int n = poll(&pfd, 1, CAP_TIMEOUT_MS);
+	if (n < 0 && errno != EINTR) {
+		snprintf(err, errlen, "read error: %s", strerror(errno));
+		return EE_IO;
+	}
+	return n != 0;
+}
+
+/* Reads frames until one holds a TCP segment (see capture.h for the return values). Every
+ * frame read is saved to the -w file first, whatever the decoder makes of it. */
+int capture_next(struct capture *c, struct cap_packet *pkt, char *err, size_t errlen)
+{
+	struct pcap_pkthdr *hdr;
+	const u_char *data;
+	int skipped = 0;
+
+	for (;;) {
+		if (c->stop)
+			return 0;
+		int rc = pcap_next_ex(c->p, &hdr, &data);
+		if (rc == 0) {
+			/* live only: nothing ready (non-blocking) or libpcap's timeout expired */
+			if (c->fd < 0)
+				return 2;
+			rc = capture_wait(c, err, errlen);
+			if (rc <= 0)
+				return rc == 0 ? 2 : rc;
+			continue;
+		}
+		if (rc == PCAP_ERROR_BREAK)
+			return 0; /* end of file, or pcap_breakloop */
+		if (rc < 0) {
+			snprintf(err, errlen, "read error: %s", pcap_geterr(c->p));
+			return EE_IO;
+		}
+		c->st.packets++;
+		c->st.bytes += hdr->caplen;
+		if (c->dump) {
+			pcap_dump((u_char *)c->dump, hdr, data);
+			if (c->live)
+				pcap_dump_flush(c->dump);
+		}
+		rc = capture_decode_frame(c->dlt, data, hdr->caplen, hdr->len, pkt);
+		if (rc < 0) {
+			capture_count_skip(c, rc);
+			if (c->live && ++skipped >= CAP_SKIP_MAX)
+				return 2;
+			continue;
+		}
+		c->st.tcp++;
+		if (pkt->len < pkt->wire_len)
+			c->st.truncated++;
+		pkt->ts = (ee_ts)hdr->ts.tv_sec * 1000000 + (ee_ts)hdr->ts.tv_usec;
+		return 1;
+	}
+}
+
+/* Sets the flag first (seen by the next capture_next), then wakes a blocked read. */
+void capture_break(struct capture *c)
+{
+	c->stop = 1;
+	pcap_breakloop(c->p);
+}
+
+/* Copies the counters; live captures add the kernel's drop counts. */
+void capture_get_stats(struct capture *c, struct capture_stats *st)
+{
+	*st = c->st;
+	st->drops = 0;
+	st->drops_known = false;
+	if (c->live) {
+		struct pcap_stat ps;
+		if (pcap_stats(c->p, &ps) == 0) {
+			st->drops = (uint64_t)ps.ps_drop + ps.ps_ifdrop;
+			st->drops_known = true;
+		}
+	}
+}
+
+int capture_linktype(const struct capture *c) { return c->dlt; }
+
+const char *capture_linktype_name(const struct capture *c) { return c->name; }
+
+/* Closes the -w file (flushing it) and the source. Accepts NULL. */
+void capture_close(struct capture *c)
+{
+	if (!c)
+		return;
+	if (c->dump)
+		pcap_dump_close(c->dump);
+	pcap_close(c->p);
+	free(c);
+}
+
+/* Formats an address for display; "?" for an unknown family. */
+void capture_addr_str(int af, const uint8_t addr[16], char *buf, size_t len)
+{
+	int family = af == 4 ? AF_INET : af == 6 ? AF_INET6 : -1;
+	if (len == 0)
+		return;
+	if (family < 0 || !inet_ntop(family, addr, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+}
