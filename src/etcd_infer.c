@@ -199,7 +199,9 @@ static int fit_msg(struct fit_ctx *fc, const ProtobufCMessageDescriptor *d, cons
 				if (has_prefix(b, bn, "/registry/"))
 					score += S_HINT;
 			} else if (!strcmp(fd->name, "range_end")) {
-				score += range_end_typical(key, key_len, b, bn) ? S_HINT : -4;
+				/* A range end that is not the prefix end of (a prefix of) the key is
+				 * rare; a Put's small value in that place is not. */
+				score += range_end_typical(key, key_len, b, bn) ? S_HINT : -2 * S_HINT;
 			} else if (!strcmp(fd->name, "value")) {
 				if (has_prefix(b, bn, "k8s\0") || has_prefix(b, bn, "{"))
 					score += S_HINT;
@@ -271,9 +273,11 @@ static int shape_adjust(enum etcd_method m, enum tcp_dir dir, uint32_t f, size_t
 			return 0;
 		}
 	}
+	/* Header-only: responses that have nothing else, a Put without prev_kv, a DeleteRange
+	 * that deleted nothing. */
 	bool header_only = f == F(1);
 	if (header_only)
-		return d->n_fields == 1 ? 3 : 0;
+		return d->n_fields == 1 || m == EM_PUT || m == EM_DELETE_RANGE ? 3 : 0;
 	switch (m) {
 	case EM_WATCH:
 		/* A WatchResponse says created, canceled, or carries events; a bare watch_id is
@@ -310,7 +314,10 @@ int etcd_infer_score(enum tcp_dir dir, const uint8_t *p, size_t n, int score[EM_
 			score[m] = ETCD_INFER_REJECT;
 			continue;
 		}
-		score[m] = s + prior[m] + shape_adjust((enum etcd_method)m, dir, f, n, d);
+		/* Auth RPCs are rare next to kube-apiserver's traffic, and their reduced
+		 * string-only messages fit almost any text: they must win on shape alone. */
+		int pr = mi->service == ES_AUTH ? -2 : prior[m];
+		score[m] = s + pr + shape_adjust((enum etcd_method)m, dir, f, n, d);
 	}
 	if (dir == TCP_S2C && (f & F(1)))
 		count--; /* the header is common to every response */

@@ -462,6 +462,12 @@ static void test_infer(void)
 	pq.lease = LEASE_ID;
 	CHECK_EQ_INT(infer_msg(TCP_C2S, &pq, &conf), EM_PUT);
 	CHECK(conf >= 60);
+	/* Seen in pcaps/midconn.pcap: a short non-Kubernetes value must not pass for a
+	 * Range's range_end (it is not the prefix end of the key). */
+	Etcdserverpb__PutRequest sp = ETCDSERVERPB__PUT_REQUEST__INIT;
+	sp.key = BIN("/m/a");
+	sp.value = BIN("2");
+	CHECK_EQ_INT(infer_msg(TCP_C2S, &sp, &conf), EM_PUT);
 	/* A header-only response (Put, Compact, LeaseRevoke ...) says little. */
 	Etcdserverpb__PutResponse pr = ETCDSERVERPB__PUT_RESPONSE__INIT;
 	pr.header = &h;
