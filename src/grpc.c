@@ -458,6 +458,9 @@ static void grpc_data_consume(struct grpc_conn *g, struct grpc_gstream *gs, enum
 			      const uint8_t *p, size_t n, ee_ts ts)
 {
 	struct grpc_sdir *sd = &gs->d[dir];
+	static const uint8_t none[1];
+	if (!p)
+		p = none; /* an empty DATA frame: no pointer arithmetic on NULL (UBSan) */
 	if (sd->hunting) {
 		if (!grpc_start_plausible(p, n)) {
 			sd->hunt_skipped += n;

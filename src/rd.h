@@ -15,7 +15,8 @@ struct rd {
 
 static inline void rd_init(struct rd *r, const void *p, size_t n)
 {
-	r->p = (const uint8_t *)p;
+	static const uint8_t none[1];
+	r->p = p ? (const uint8_t *)p : none; /* NULL + 0 is undefined behaviour */
 	r->end = r->p + n;
 	r->err = false;
 }
