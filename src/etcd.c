@@ -443,7 +443,10 @@ static void writes_txn(struct wctx *w, const Etcdserverpb__TxnRequest *rq,
 static void writes_emit(struct etcd_conn *c, struct grpc_stream *s, const struct rec_rpc *rpc,
 			ee_ts ts)
 {
-	if (rpc->status != 0 || !rpc->req || !rpc->resp)
+	/* etcd answers an error with Trailers-Only, never with a response message: a decoded
+	 * response means the write applied even when the trailers' grpc-status was an HPACK
+	 * entry from before the capture (status -1, joined mid-connection). */
+	if (rpc->status > 0 || !rpc->req || !rpc->resp)
 		return;
 	struct wctx w = {c, s, ts, rpc->hdr.revision};
 	switch (rpc->m->method) {

@@ -545,7 +545,8 @@ static void grpc_data_consume(struct grpc_conn *g, struct grpc_gstream *gs, enum
 			sd->buf = nb;
 			sd->bcap = ncap;
 		}
-		memcpy(sd->buf + sd->blen, p + off, k);
+		if (k) /* an empty message leaves buf NULL: no memcpy on it (UBSan) */
+			memcpy(sd->buf + sd->blen, p + off, k);
 		sd->blen += k;
 		off += k;
 		if (sd->blen == sd->mlen) {
