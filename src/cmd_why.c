@@ -524,11 +524,7 @@ static void why_finish(struct app *a)
 			continue;
 		out_tprintf(o, "  watch %" PRId64 " on %s s%u ", ww->watch_id, ww->conn, ww->stream);
 		if (ww->range_known) {
-			out_tbytes(o, ww->key, ww->key_len);
-			if (ww->end_len) {
-				out_tprintf(o, "..");
-				out_tbytes(o, ww->end, ww->end_len);
-			}
+			out_trange(o, ww->key, ww->key_len, ww->end, ww->end_len);
 		} else {
 			out_tprintf(o, "(created before the capture)");
 		}

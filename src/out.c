@@ -106,6 +106,38 @@ void out_tbytes(struct out *out, const uint8_t *p, size_t n)
 	out->tlen = (size_t)(o - out->tbuf);
 }
 
+/* True when END is etcd's prefix end of KEY (what `etcdctl --prefix` sends):
+ * KEY with trailing 0xff bytes dropped and the last byte incremented. */
+static bool is_prefix_end(const uint8_t *key, size_t klen, const uint8_t *end, size_t elen)
+{
+	while (klen && key[klen - 1] == 0xff)
+		klen--;
+	if (!klen || elen != klen || memcmp(key, end, klen - 1) != 0)
+		return false;
+	return end[klen - 1] == (uint8_t)(key[klen - 1] + 1);
+}
+
+void out_trange(struct out *out, const uint8_t *key, size_t klen, const uint8_t *end, size_t elen)
+{
+	if (!key)
+		key = (const uint8_t *)"";
+	if (elen == 1 && end[0] == 0 && klen == 1 && key[0] == 0) {
+		out_tprintf(out, "(all keys)");
+		return;
+	}
+	out_tbytes(out, key, klen);
+	if (!elen)
+		return;
+	if (elen == 1 && end[0] == 0)
+		out_tprintf(out, "..");
+	else if (is_prefix_end(key, klen, end, elen))
+		out_tprintf(out, "*");
+	else {
+		out_tprintf(out, "..");
+		out_tbytes(out, end, elen);
+	}
+}
+
 void out_temit(struct out *out)
 {
 	if (out->tbuf)

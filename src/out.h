@@ -34,6 +34,9 @@ void out_json_emit(struct out *out);
 /* The text buffer: tprintf appends, temit writes the line. */
 void out_tprintf(struct out *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void out_tbytes(struct out *out, const uint8_t *p, size_t n); /* printable, escaped */
+/* A key range as the user typed it: KEY, KEY* (a prefix), KEY.. (from KEY on),
+ * KEY..END, or (all keys). */
+void out_trange(struct out *out, const uint8_t *key, size_t klen, const uint8_t *end, size_t elen);
 void out_temit(struct out *out);
 /* Colour helpers (no-ops without colour). */
 const char *out_c(const struct out *out, const char *code);

@@ -41,16 +41,9 @@ static void text_bin(struct out *out, ProtobufCBinaryData b)
 	out_tbytes(out, b.data ? b.data : (const uint8_t *)"", b.len);
 }
 
-/* KEY, KEY..END, or KEY.. (from key) when range_end is "\0". */
 static void text_range(struct out *out, ProtobufCBinaryData key, ProtobufCBinaryData end)
 {
-	text_bin(out, key);
-	if (end.len == 1 && end.data[0] == 0)
-		out_tprintf(out, "..");
-	else if (end.len) {
-		out_tprintf(out, "..");
-		text_bin(out, end);
-	}
+	out_trange(out, key.data, key.len, end.data, end.len);
 }
 
 static const char *const CMP_T[] = {"version", "create", "mod", "value", "lease"};
@@ -366,12 +359,9 @@ void out_text_record(struct out *out, const struct etcd_record *r, const struct 
 	case REC_WRITE: {
 		const struct rec_write *w = &r->u.write;
 		out_tprintf(out, "%swrite %s%s ", out_c(out, C_YELLOW), out_op_name(w->op), out_c(out, C_OFF));
-		out_tbytes(out, w->key, w->key_len);
-		if (w->range_end_len) {
-			out_tprintf(out, "..");
-			out_tbytes(out, w->range_end, w->range_end_len);
+		out_trange(out, w->key, w->key_len, w->range_end, w->range_end_len);
+		if (w->range_end_len)
 			out_tprintf(out, " deleted=%" PRId64, w->deleted);
-		}
 		out_tprintf(out, " rev=%" PRId64, w->revision);
 		if (w->op == REC_OP_PUT)
 			out_tprintf(out, " (%zu B)", w->value_len);

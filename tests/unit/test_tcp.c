@@ -393,6 +393,31 @@ static void test_ooo_limit(void)
 	free(bd);
 }
 
+/* Many tiny ranges: the range bound (8192 per direction in tcp.c) declares holes lost
+ * before the byte bound is anywhere near. */
+static void test_ooo_range_limit(void)
+{
+	struct recorder rc;
+	struct tcp_table *t = mk_table(&rc, NULL);
+	handshake(t, 0, 0);
+	uint8_t *d = mk_pattern(20000);
+	for (uint32_t i = 1; i <= 9000; i++)
+		feed(t, true, 1 + 2 * i, 1, CAP_TH_ACK, d + 2 * i, 1, 0); /* byte 2i; hole 2i-1 */
+	struct rec *r = rc.r[0];
+	CHECK_EQ_INT(r->n[0], 9000 - 8192);
+	CHECK_EQ_INT(r->ngaps[0], 9000 - 8192);
+	CHECK_EQ_INT(r->gap_len[0][0], 2);
+	CHECK_EQ_INT(r->gap_len[0][1], 1);
+	CHECK(r->n[0] >= 2 && r->buf[0][0] == d[2] && r->buf[0][1] == d[4]);
+	tcp_table_finish(t, now_ts);
+	CHECK_EQ_INT(r->n[0], 9000);
+	CHECK_EQ_INT(r->ngaps[0], 9000);
+	CHECK(r->n[0] == 9000 && r->buf[0][8999] == d[18000]);
+	tcp_table_free(t);
+	rec_free(&rc);
+	free(d);
+}
+
 static void test_truncated(void)
 {
 	struct recorder rc;
@@ -817,6 +842,7 @@ int main(void)
 	test_wraparound();
 	test_hole_at_finish();
 	test_ooo_limit();
+	test_ooo_range_limit();
 	test_truncated();
 	test_rst();
 	test_fin_and_reuse();
