@@ -7,6 +7,9 @@ pass=0; fail=0
 mkdir -p build/fuzz/crashes
 for bin in "$@"; do
 	name=$(basename "$bin")
+	# callers pass build/fuzz/fuzz_*: skip the logs that sit beside the binaries
+	case "$name" in *.*) continue ;; esac
+	[ -x "$bin" ] || continue
 	corpus="build/fuzz/corpus/$name"; mkdir -p "$corpus"
 	seeds=""
 	[ -d "tests/fuzz/corpus/$name" ] && seeds="tests/fuzz/corpus/$name"
