@@ -372,7 +372,10 @@ static void get_finish(struct app *a)
 			jw_kstr(w, "key", val.enc_key);
 			jw_obj_end(w);
 		} else if (have_val) {
+			/* plain bytes: {"value": text} or {"value_b64": ...} (docs/json.md) */
+			jw_obj_begin(w);
 			jw_key_bytes(w, "value", v->value, v->value_len);
+			jw_obj_end(w);
 		} else {
 			jw_null(w);
 		}
