@@ -133,12 +133,23 @@ static void on_record(void *ctx, const struct etcd_record *r)
 	case REC_WATCH: a->n.watch_ctl++; break;
 	case REC_WATCH_EVENT: a->n.watch_events++; break;
 	case REC_NOTICE: a->n.notices++; break;
+	case REC_LIST: a->n.lists++; break;
 	}
+	int page = list_agg_feed(a->lists, r);
 	struct meaning m;
 	meaning_build(&a->mctx, r, &m);
+	/* Pages 2.. are the pager's own; page 1 is not labelled housekeeping because, when it
+	 * is printed, nothing yet tells it from a user's `etcdctl get --prefix --limit N`. */
+	if (page) {
+		m.list_page = page;
+		if (page > 1 && !m.housekeeping)
+			m.housekeeping = "list-page";
+	}
 	store_update(a, r, &m);
 	a->cmd->on_record(a, r, &m);
 	meaning_clear(&m);
+	/* A LIST whose last page this was follows it, as its own record. */
+	list_agg_flush(a->lists, on_record, a);
 }
 
 /* Bytes per direction held back while deciding which side of a mid-stream -p auto
@@ -481,7 +492,8 @@ int app_main(struct cli_opts *o)
 		.ctx = &a, .on_open = tcp_open, .on_data = tcp_data, .on_gap = tcp_gap, .on_close = tcp_close,
 	};
 	a.tcp = tcp_table_new(&tc, &cb);
-	if (!a.store || !a.dec || !a.tcp) {
+	a.lists = list_agg_new();
+	if (!a.store || !a.dec || !a.tcp || !a.lists) {
 		fprintf(stderr, "etcd-explorer: out of memory\n");
 		return 1;
 	}
@@ -499,6 +511,7 @@ int app_main(struct cli_opts *o)
 
 	rc = run_loop(&a);
 	tcp_table_finish(a.tcp, a.last_ts ? a.last_ts : wall_now());
+	list_agg_finish(a.lists, on_record, &a);
 	if (a.cmd->finish)
 		a.cmd->finish(&a);
 	print_summary(&a);
@@ -506,6 +519,7 @@ int app_main(struct cli_opts *o)
 	if (a.cmd->free_state)
 		a.cmd->free_state(&a);
 	tcp_table_free(a.tcp);
+	list_agg_free(a.lists);
 	etcd_decoder_free(a.dec);
 	store_free(a.store);
 	free(a.confirmed);

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "grpc.h"
+#include "list_agg.h"
 #include "meaning.h"
 #include "out.h"
 #include "record.h"
@@ -26,7 +27,7 @@ struct command_ops {
 };
 
 struct app_counts {
-	uint64_t rpcs, writes, watch_ctl, watch_events, notices, inferred;
+	uint64_t rpcs, writes, watch_ctl, watch_events, notices, inferred, lists;
 };
 
 struct app {
@@ -42,6 +43,7 @@ struct app {
 	struct capture *cap;
 	struct tcp_table *tcp;
 	struct etcd_decoder *dec;
+	struct list_agg *lists;   /* joins paginated LIST pages (list_agg.h) */
 	struct grpc_stats gstats; /* summed over closed connections */
 	/* -p auto: connections confirmed as etcd (a record other than a notice came from them)
 	 * and the server ports found. Notices of unconfirmed connections are not etcd's. */

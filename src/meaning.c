@@ -189,6 +189,11 @@ void meaning_build(const struct meaning_ctx *ctx, const struct etcd_record *r, s
 			parse_key(ctx, m, rg->key, rg->key_len, rg->range_end, rg->range_end_len);
 		break;
 	}
+	case REC_LIST: {
+		const struct rec_list *l = &r->u.list;
+		parse_key(ctx, m, l->key, l->key_len, l->range_end, l->range_end_len);
+		break;
+	}
 	case REC_NOTICE:
 		break;
 	}

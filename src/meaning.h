@@ -19,6 +19,7 @@ struct meaning {
 	struct k8s_key key;          /* the record's key, or the range it covers */
 	const char *housekeeping;    /* "health", "compaction", "status-poll", "lease",
 				      * "count", "keys-only", "list-page", or NULL */
+	int list_page;               /* page number within a paginated LIST (list_agg), or 0 */
 	bool has_value;
 	struct k8s_value val;        /* the new value (put) */
 	bool has_prev;               /* the previous value was known (prev_kv, store, ...) */

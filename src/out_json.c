@@ -361,6 +361,8 @@ void out_json_meaning(struct jw *w, const struct meaning *m, const struct cli_op
 		out_json_k8s_key(w, &m->key);
 	if (m->housekeeping)
 		jw_kstr(w, "housekeeping", m->housekeeping);
+	if (m->list_page)
+		jw_ki64(w, "list_page", m->list_page);
 	if (m->has_value)
 		json_object_meta(w, &m->val);
 	else if (m->has_prev)
@@ -503,6 +505,28 @@ void out_json_record(struct out *out, const struct etcd_record *r, const struct 
 		jw_kstr(w, "what", n->what);
 		jw_kstr(w, "detail", n->detail ? n->detail : "");
 		jw_ku64(w, "bytes", n->bytes);
+		break;
+	}
+	case REC_LIST: {
+		const struct rec_list *l = &r->u.list;
+		json_common(w, r, "list");
+		jw_key_bytes(w, "key", l->key ? l->key : (const uint8_t *)"", l->key_len);
+		jw_key_bytes(w, "range_end", l->range_end ? l->range_end : (const uint8_t *)"",
+			     l->range_end_len);
+		jw_ki64(w, "revision", l->revision);
+		jw_ki64(w, "limit", l->limit);
+		jw_ki64(w, "pages", l->pages);
+		jw_ki64(w, "kvs", l->kvs);
+		jw_ki64(w, "count", l->count);
+		jw_ki64(w, "connections", l->connections);
+		jw_key(w, "latency_us");
+		if (l->latency_us >= 0)
+			jw_i64(w, l->latency_us);
+		else
+			jw_null(w);
+		jw_kbool(w, "complete", l->complete);
+		if (l->status > 0)
+			jw_ki64(w, "status", l->status);
 		break;
 	}
 	}

@@ -8,6 +8,7 @@
 #include "etcd.h"
 #include "out.h"
 
+#define C_BOLD "\033[1m"
 #define C_DIM "\033[2m"
 #define C_RED "\033[31m"
 #define C_GREEN "\033[32m"
@@ -256,7 +257,10 @@ static void text_meaning(struct out *out, const struct meaning *m)
 {
 	if (!m)
 		return;
-	if (m->housekeeping)
+	if (m->housekeeping && m->list_page && !strcmp(m->housekeeping, "list-page"))
+		out_tprintf(out, " %s[%s %d]%s", out_c(out, C_DIM), m->housekeeping, m->list_page,
+			    out_c(out, C_OFF));
+	else if (m->housekeeping)
 		out_tprintf(out, " %s[%s]%s", out_c(out, C_DIM), m->housekeeping, out_c(out, C_OFF));
 	const struct k8s_value *v = m->has_value ? &m->val : m->has_prev ? &m->prev : NULL;
 	if (m->has_key && m->key.kind == K8S_KEY_OBJECT) {
@@ -417,6 +421,25 @@ void out_text_record(struct out *out, const struct etcd_record *r, const struct 
 			out_tprintf(out, " %" PRIu64 " bytes", n->bytes);
 		if (n->detail && *n->detail)
 			out_tprintf(out, ": %s", n->detail);
+		break;
+	}
+	case REC_LIST: {
+		/* "LIST /registry/pods/(prefix) rev=15 3 pages of 2, 5 objects 0.960ms" */
+		const struct rec_list *l = &r->u.list;
+		out_tprintf(out, "%sLIST%s ", out_c(out, C_BOLD), out_c(out, C_OFF));
+		out_trange(out, l->key, l->key_len, l->range_end, l->range_end_len);
+		out_tprintf(out, " rev=%" PRId64 " %d page%s of %" PRId64 ", %" PRId64 " object%s",
+			    l->revision, l->pages, l->pages == 1 ? "" : "s", l->limit, l->kvs,
+			    l->kvs == 1 ? "" : "s");
+		if (l->connections > 1)
+			out_tprintf(out, " over %d connections", l->connections);
+		if (l->latency_us >= 0)
+			out_tprintf(out, " %.3fms", (double)l->latency_us / 1000.0);
+		if (!l->complete)
+			out_tprintf(out, " %sincomplete%s%s%s", out_c(out, C_RED),
+				    l->status > 0 ? ": " : "",
+				    l->status > 0 ? out_grpc_code_name(l->status) : "", out_c(out, C_OFF));
+		text_meaning(out, m);
 		break;
 	}
 	}

@@ -45,7 +45,7 @@ struct etcd_method_info {
 	bool client_streaming, server_streaming;
 };
 
-enum rec_kind { REC_RPC = 1, REC_WRITE, REC_WATCH, REC_WATCH_EVENT, REC_NOTICE };
+enum rec_kind { REC_RPC = 1, REC_WRITE, REC_WATCH, REC_WATCH_EVENT, REC_NOTICE, REC_LIST };
 
 /* Present in every record. */
 struct rec_common {
@@ -137,6 +137,22 @@ struct rec_notice {
 	uint64_t bytes;
 };
 
+/* A paginated LIST, joined from its Range pages by list_agg (not made by the etcd stage).
+ * rec_common carries the first page's connection, stream and request time. */
+struct rec_list {
+	const uint8_t *key; size_t key_len;        /* the first page's start key */
+	const uint8_t *range_end; size_t range_end_len;
+	int64_t revision;                          /* the revision every page was read at */
+	int64_t limit;                             /* page size asked for */
+	int pages;
+	int64_t kvs;                               /* objects returned over all pages */
+	int64_t count;                             /* objects in the range (first page's count) */
+	int64_t latency_us;                        /* first request to last response, -1 unknown */
+	bool complete;                             /* the last page (more=false) was seen */
+	int status;                                /* gRPC status of the page that ended it */
+	int connections;                           /* connections the pages used */
+};
+
 struct etcd_record {
 	struct rec_common c;
 	union {
@@ -145,6 +161,7 @@ struct etcd_record {
 		struct rec_watch watch;
 		struct rec_watch_event_rec ev;
 		struct rec_notice notice;
+		struct rec_list list;
 	} u;
 };
 

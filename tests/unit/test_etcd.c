@@ -174,6 +174,8 @@ static void sink_record(void *ctx, const struct etcd_record *r)
 		cpy(x->what, sizeof(x->what), r->u.notice.what, strlen(r->u.notice.what));
 		cpy(x->detail, sizeof(x->detail), r->u.notice.detail, strlen(r->u.notice.detail));
 		break;
+	case REC_LIST: /* made by list_agg, never by the etcd stage */
+		break;
 	}
 }
 
