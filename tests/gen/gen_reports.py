@@ -4,7 +4,8 @@ with what etcdctl itself says at the end, to compare the tool's reports against.
 
 A real etcd 3.4 on a random loopback port, captured from the first SYN.  etcdctl (grpc-go) puts,
 updates and deletes plain keys (one delete by prefix without --prev-kv, so the response does
-not list the deleted keys), puts a key attached to a lease, a non-UTF-8 key and a binary value;
+not list the deleted keys), puts a key attached to a lease and one whose lease it revokes (etcd
+deletes the key without naming it on the wire), a non-UTF-8 key and a binary value;
 an API-server-like python client (grpc C-core, gen_apiserver.Api) creates, updates and deletes
 Kubernetes objects under /registry/ (protobuf from k8s_encode.py, JSON custom resources), one
 Event on a lease, and the compactor's compact_rev_key.  The capture ENDS with, each captured:
@@ -73,6 +74,11 @@ def plain_keys(o):
     o.delete("/app/tmp/", "--prefix")
     lease = o.lease_grant(LEASE_TTL)["id"]
     o.put("/app/session/worker-1", "alive", "--lease=%x" % lease)
+    # a key whose lease is revoked: etcd deletes it, and no message on the wire names it
+    # (the LeaseRevoke response lists no keys); only the final full LIST shows it is gone
+    short = o.lease_grant(LEASE_TTL)["id"]
+    o.put("/app/session/worker-2", "gone soon", "--lease=%x" % short)
+    o.lease_revoke(short)
     o.put(b"/app/bin/\xff\xfe", "key-not-utf8")
     o.put("/app/blob", b"\x00\x01\x02\xff binary \x80", stdin_value=True)
     # a key deleted and created again: create_revision and version start over
