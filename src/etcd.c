@@ -1031,6 +1031,11 @@ static void cb_loss(void *ctx, struct grpc_stream *s, enum tcp_dir dir, const ch
 	notice_emit(ctx, s, why && strstr(why, "resync") ? "resync" : "loss", detail, 0, ts);
 }
 
+static void cb_conn_notice(void *ctx, enum tcp_dir dir, const char *what, uint64_t bytes, ee_ts ts)
+{
+	notice_emit(ctx, NULL, what, dir == TCP_C2S ? "client->server" : "server->client", bytes, ts);
+}
+
 /* ---- connection glue ---- */
 
 /* Creates the gRPC and etcd state of an adopted TCP connection. Freed by etcd_conn_close. */
@@ -1048,6 +1053,7 @@ struct etcd_conn *etcd_conn_open(struct etcd_decoder *d, const struct tcp_conn_i
 		.on_trailers = cb_trailers,
 		.on_stream_close = cb_stream_close,
 		.on_loss = cb_loss,
+		.on_conn_notice = cb_conn_notice,
 	};
 	c->g = grpc_conn_new(&cb, ci->saw_syn);
 	if (!c->g) {

@@ -617,6 +617,16 @@ static void grpc_on_notice(void *ctx, enum tcp_dir dir, enum h2_notice what, uin
 			   ee_ts ts)
 {
 	struct grpc_conn *g = ctx;
+	static const char *const names[] = {
+		[H2_N_RESYNC] = "resync", [H2_N_BAD_FRAME] = "bad-frame",
+		[H2_N_HPACK_ERROR] = "hpack-error", [H2_N_LIMIT] = "limit",
+	};
+	/* A resync that skipped nothing (a mid-connection join landing on a frame start) is
+	 * not a loss. */
+	bool lossless = what == H2_N_RESYNC && skipped == 0;
+	if ((unsigned)what < sizeof names / sizeof names[0] && names[what] && !lossless &&
+	    g->cb.on_conn_notice)
+		g->cb.on_conn_notice(g->cb.ctx, dir, names[what], skipped, ts);
 	if (what == H2_N_PREFACE || what == H2_N_HPACK_ERROR)
 		return;
 	for (struct grpc_gstream *gs = g->oldest; gs; gs = gs->newer) {

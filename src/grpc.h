@@ -61,6 +61,11 @@ struct grpc_callbacks {
 	void (*on_stream_close)(void *ctx, struct grpc_stream *s, ee_ts ts);
 	/* Messages lost: a stream's partial message was discarded (gap, limit, bad compression). */
 	void (*on_loss)(void *ctx, struct grpc_stream *s, enum tcp_dir dir, const char *why, ee_ts ts);
+	/* Connection-level trouble in dir from the HTTP/2 framer: "resync" (frame boundary found
+	 * again after `bytes` skipped), "bad-frame", "hpack-error", "limit". TCP gaps are not
+	 * repeated here: the caller reported them when it called grpc_conn_gap. */
+	void (*on_conn_notice)(void *ctx, enum tcp_dir dir, const char *what, uint64_t bytes,
+			       ee_ts ts);
 };
 
 struct grpc_stats {

@@ -11,7 +11,7 @@ PY=/usr/bin/python3
 OUT=pcaps
 if [ "${1:-}" = "-o" ]; then OUT=$2; shift 2; fi
 mkdir -p "$OUT"
-which=${*:-basic midconn apiserver why}
+which=${*:-basic midconn apiserver why damaged}
 for g in $which; do
 	case $g in
 	basic)     $PY tests/gen/gen_basic.py --out "$OUT" ;;
@@ -20,7 +20,10 @@ for g in $which; do
 	           else echo "regen: tests/gen/gen_apiserver.py not present, skipped"; fi ;;
 	why)       if [ -f tests/gen/gen_why.py ]; then $PY tests/gen/gen_why.py "$OUT"
 	           else echo "regen: tests/gen/gen_why.py not present, skipped"; fi ;;
-	*) echo "regen: unknown generator '$g' (basic midconn apiserver why)" >&2; exit 2 ;;
+	damaged)   # regression captures for loss notices: seeded damage of the demo capture
+	           $PY tests/gen/damage.py --bitflip 0.02 --seed 3 "$OUT/demo.pcap" "$OUT/damaged-bitflip.pcap"
+	           $PY tests/gen/damage.py --drop-one 40 "$OUT/demo.pcap" "$OUT/damaged-drop.pcap" ;;
+	*) echo "regen: unknown generator '$g' (basic midconn apiserver why damaged)" >&2; exit 2 ;;
 	esac
 done
 # tcpdump drops privileges and leaves its files owned by user tcpdump: give them back
