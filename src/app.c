@@ -152,6 +152,9 @@ static void on_record(void *ctx, const struct etcd_record *r)
 	list_agg_flush(a->lists, on_record, a);
 }
 
+/* Store budget of trace, watch and writes unless --max-mem says otherwise. */
+#define STREAMING_MAX_MEM (32ull << 20)
+
 /* Bytes per direction held back while deciding which side of a mid-stream -p auto
  * connection is etcd; past this the tcp stage's port guess stands. */
 #define SNIFF_MAX_BYTES (1u << 20)
@@ -478,6 +481,10 @@ int app_main(struct cli_opts *o)
 	out_init(&a.out, stdout, o, a.live);
 	if (!a.live)
 		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	/* Streaming commands keep values only to diff the next write of a key: a smaller
+	 * budget keeps their memory flat on long captures (docs/performance.md). */
+	if (a.cmd->streaming && !o->max_mem_set)
+		o->max_mem = STREAMING_MAX_MEM;
 	a.store = store_new(o->max_mem);
 	a.mctx.o = o;
 	a.mctx.store = a.store;

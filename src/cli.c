@@ -54,7 +54,8 @@ void cli_usage(FILE *f)
 	      "Filters (trace, watch, writes):\n"
 	      "  --resource R --namespace NS --name N --manager M --key-prefix P --writes\n"
 	      "Limits:\n"
-	      "  --max-mem SIZE        memory budget of the key store (default 256M)\n",
+	      "  --max-mem SIZE        memory budget of the key store (default 256M for reports,\n"
+	      "                        32M for trace, watch and writes, which only need recent values)\n",
 	      f);
 }
 
@@ -232,6 +233,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 		case OPT_WRITES: o->writes_only = true; break;
 		case OPT_MAX_MEM:
 			o->max_mem = cli_parse_size(optarg);
+			o->max_mem_set = true;
 			if (!o->max_mem)
 				return usage_error("bad size '%s': use e.g. 256M", optarg);
 			break;

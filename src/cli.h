@@ -30,6 +30,7 @@ struct cli_opts {
 	bool writes_only;          /* --writes */
 	bool quiet;                /* -q: no summary on stderr */
 	uint64_t max_mem;          /* --max-mem, bytes */
+	bool max_mem_set;          /* given by the user (else a per-command default) */
 	const char *f_resource, *f_namespace, *f_name, *f_manager, *f_key_prefix;
 	int64_t rev;               /* get --rev N, 0 = latest */
 	bool regex;                /* search -E */
