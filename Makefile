@@ -135,4 +135,4 @@ lint:
 clean:
 	rm -rf build etcd-explorer
 
--include $(REL_OBJ:.o=.d) $(ASAN_OBJ:.o=.d)
+-include $(REL_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d) build/rel/src/main.d build/asan/src/main.d
