@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/etcd-explorer.sh, the original script's interface:
 #  1. with the real binary ($EE_BIN, default ./etcd-explorer, given to the wrapper as
-#     ETCD_EXPLORER_BIN): help, reports on pcaps/demo.pcap equal to running the binary
+#     ETCD_EXPLORER_BIN; once without it, so the wrapper makes and runs ./etcd-explorer
+#     itself, compared with ./etcd-explorer): help, reports on pcaps/demo.pcap equal to running the binary
 #     directly (count, get, search, watch, --json), unknown command / missing argument fail
 #     with a clear message and exit 2;
 #  2. in a throw-away fake repository (a Makefile that "builds" a binary echoing its
@@ -48,6 +49,11 @@ else
 	else ko "help: exit $rc, wrapper usage + binary help expected"; head -5 "$tmp/help"; fi
 
 	same "count" -r "$PCAP" count
+	# without ETCD_EXPLORER_BIN: the wrapper builds ./etcd-explorer if stale and runs it
+	env -u ETCD_EXPLORER_BIN "$W" -r "$PCAP" count >"$tmp/w.out" 2>"$tmp/w.err"; rc=$?
+	if [ $rc -eq 0 ] && ./etcd-explorer -r "$PCAP" count 2>/dev/null | cmp -s - "$tmp/w.out" &&
+		[ -s "$tmp/w.out" ]; then ok
+	else ko "repo binary: wrapper exit $rc or output differs from ./etcd-explorer"; head -3 "$tmp/w.err"; fi
 	same "count --json" -r "$PCAP" --json count
 	same "get KEY" -r "$PCAP" get "$CMA"
 	same "get KEY --json --rev" -r "$PCAP" --json get "$CMA" --rev 30
