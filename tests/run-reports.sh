@@ -8,7 +8,7 @@
 #     skipped with EE_SKIP_FRESH=1).
 # Uses $EE_BIN (default ./etcd-explorer).  Ends with "reports: N passed, N failed".
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 BIN=${EE_BIN:-./etcd-explorer}
 PY=/usr/bin/python3
 pass=0; fail=0

@@ -11,7 +11,7 @@
 #     wrapper hands on (live defaults -i any -p 2379, env overrides, -r/-p, quoting).
 # Ends with "wrapper: N passed, N failed".
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 BIN=${EE_BIN:-./etcd-explorer}
 W=scripts/etcd-explorer.sh
 PCAP=pcaps/demo.pcap
@@ -64,8 +64,8 @@ else
 	same "custom configmapapps" -r "$PCAP" custom configmapapps
 	same "list PREFIX" -r "$PCAP" -q list /registry/configmaps/
 	# the arguments really reach the binary: get and watch output name the key
-	ETCD_EXPLORER_BIN=$BIN "$W" -r "$PCAP" get "$CMA" 2>/dev/null | grep -q "my-nginx-app" && ok ||
-		ko "get: output does not name the object"
+	if ETCD_EXPLORER_BIN=$BIN "$W" -r "$PCAP" get "$CMA" 2>/dev/null | grep -q "my-nginx-app"; then ok
+	else ko "get: output does not name the object"; fi
 
 	fails "unknown command" "unknown command 'frobnicate'" frobnicate
 	fails "unknown command with -r" "unknown command 'lst'" -r "$PCAP" lst
@@ -102,12 +102,12 @@ argv() {
 }
 
 argv "first run builds; live defaults" "[-i][any][-p][2379][status]" -- status
-[ "$(builds)" = 1 ] && ok || ko "missing binary: expected 1 build, got $(builds)"
+if [ "$(builds)" = 1 ]; then ok; else ko "missing binary: expected 1 build, got $(builds)"; fi
 argv "up to date: no rebuild" "[-i][any][-p][2379][count]" -- count
-[ "$(builds)" = 1 ] && ok || ko "up-to-date binary rebuilt ($(builds) builds)"
+if [ "$(builds)" = 1 ]; then ok; else ko "up-to-date binary rebuilt ($(builds) builds)"; fi
 touch -d "+2 seconds" "$fake/src/x.c"
 argv "newer source: rebuild" "[-i][any][-p][2379][members]" -- members
-[ "$(builds)" = 2 ] && ok || ko "newer source: expected 2 builds, got $(builds)"
+if [ "$(builds)" = 2 ]; then ok; else ko "newer source: expected 2 builds, got $(builds)"; fi
 argv "get KEY with spaces" "[-i][any][-p][2379][get][/registry/a b/c]" -- get "/registry/a b/c"
 argv "search -E" "[-i][any][-p][2379][-E][search][pods/.*web]" -- search -E 'pods/.*web'
 argv "watch, -i -p given" "[-i][lo][-p][12379][--json][watch][/registry/]" -- -i lo -p 12379 --json watch /registry/
