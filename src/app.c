@@ -41,12 +41,22 @@ static void store_update(struct app *a, const struct etcd_record *r, const struc
 		const Etcdserverpb__RangeResponse *p = (const void *)rpc->resp;
 		const Etcdserverpb__RangeRequest *q = (const void *)rpc->req;
 		bool keys_only = q && q->keys_only;
+		store_mark_begin(s);
 		for (size_t i = 0; i < p->n_kvs; i++) {
 			const Mvccpb__KeyValue *kv = p->kvs[i];
 			store_put(s, kv->key.data, kv->key.len, kv->mod_revision, kv->create_revision,
 				  kv->version, kv->lease, kv->value.data, kv->value.len, !keys_only,
 				  SRC_RANGE, r->c.ts);
 		}
+		/* A whole answer (not cut by a limit, not a count) also says which keys are gone:
+		 * deleted without a message we saw (lease expiry, a capture that missed it).
+		 * They are marked deleted at the revision the read saw. */
+		int64_t read_rev = q && q->revision ? q->revision : p->header ? p->header->revision : 0;
+		bool filtered = q && (q->min_mod_revision || q->max_mod_revision ||
+				      q->min_create_revision || q->max_create_revision);
+		if (q && !p->more && !q->count_only && !filtered && read_rev > 0)
+			store_delete_absent(s, q->key.data, q->key.len, q->range_end.data,
+					    q->range_end.len, read_rev, read_rev, SRC_RANGE, r->c.ts);
 		return;
 	}
 	case REC_WRITE: {
@@ -62,6 +72,12 @@ static void store_update(struct app *a, const struct etcd_record *r, const struc
 						 m->writer.subresource);
 		} else if (!w->range_end_len) {
 			store_delete(s, w->key, w->key_len, w->revision, SRC_WRITE, r->c.ts);
+		} else {
+			/* A range delete whose keys the response did not list (no prev_kv): every
+			 * key known live in the range before this revision is gone. */
+			store_mark_begin(s);
+			store_delete_absent(s, w->key, w->key_len, w->range_end, w->range_end_len,
+					    w->revision, w->revision - 1, SRC_WRITE, r->c.ts);
 		}
 		return;
 	}

@@ -18,6 +18,7 @@ struct store {
 	size_t cap, n;
 	uint64_t budget, value_bytes, dropped_values, dropped_bytes;
 	struct value_ref *fifo; /* ring of versions that own values, oldest first */
+	uint64_t mark;          /* current store_mark_begin generation */
 	size_t fifo_head, fifo_n, fifo_cap;
 };
 
@@ -208,6 +209,7 @@ struct store_key *store_put(struct store *s, const uint8_t *key, size_t key_len,
 	struct store_key *k = get_or_add(s, key, key_len);
 	if (!k)
 		return NULL;
+	k->mark = s->mark;
 	bool is_new;
 	struct store_version *v = insert_version(s, k, mod_rev, &is_new);
 	if (!v)
@@ -235,12 +237,9 @@ struct store_key *store_put(struct store *s, const uint8_t *key, size_t key_len,
 	return k;
 }
 
-struct store_key *store_delete(struct store *s, const uint8_t *key, size_t key_len, int64_t rev,
-			       enum store_source src, ee_ts ts)
+static void delete_version(struct store *s, struct store_key *k, int64_t rev,
+			   enum store_source src, ee_ts ts)
 {
-	struct store_key *k = get_or_add(s, key, key_len);
-	if (!k)
-		return NULL;
 	bool is_new;
 	struct store_version *v = insert_version(s, k, rev, &is_new);
 	if (v && is_new) {
@@ -248,7 +247,57 @@ struct store_key *store_delete(struct store *s, const uint8_t *key, size_t key_l
 		v->source = src;
 		v->ts = ts;
 	}
+}
+
+struct store_key *store_delete(struct store *s, const uint8_t *key, size_t key_len, int64_t rev,
+			       enum store_source src, ee_ts ts)
+{
+	struct store_key *k = get_or_add(s, key, key_len);
+	if (k)
+		delete_version(s, k, rev, src, ts);
 	return k;
+}
+
+void store_mark_begin(struct store *s)
+{
+	s->mark++;
+}
+
+static int bytes_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+	int c = memcmp(a, b, an < bn ? an : bn);
+	return c ? c : (an > bn) - (an < bn);
+}
+
+static bool absent_and_live(const struct store *s, const struct store_key *k, int64_t upto_rev)
+{
+	const struct store_version *v = store_latest(k);
+	return k->mark != s->mark && v && !v->deleted && v->mod_revision <= upto_rev;
+}
+
+size_t store_delete_absent(struct store *s, const uint8_t *key, size_t key_len,
+			   const uint8_t *end, size_t end_len, int64_t rev, int64_t upto_rev,
+			   enum store_source src, ee_ts ts)
+{
+	if (!end_len) { /* one key: a lookup, not a scan */
+		struct store_key *k = store_get(s, key, key_len);
+		if (!k || !absent_and_live(s, k, upto_rev))
+			return 0;
+		delete_version(s, k, rev, src, ts);
+		return 1;
+	}
+	bool to_end = end_len == 1 && end[0] == 0;
+	size_t n = 0;
+	for (size_t i = 0; i < s->cap; i++) {
+		struct store_key *k = s->slots[i];
+		if (!k || bytes_cmp(k->key, k->key_len, key, key_len) < 0 ||
+		    (!to_end && bytes_cmp(k->key, k->key_len, end, end_len) >= 0) ||
+		    !absent_and_live(s, k, upto_rev))
+			continue;
+		delete_version(s, k, rev, src, ts); /* no insert: the table stays put */
+		n++;
+	}
+	return n;
 }
 
 void store_set_writer(struct store_key *k, int64_t mod_rev, const char *manager,

@@ -34,6 +34,7 @@ struct store_key {
 	struct store_version hist[STORE_HISTORY]; /* ring, oldest first from `first` */
 	int first, n;
 	uint64_t forgotten;      /* versions pushed out of the ring */
+	uint64_t mark;           /* store_mark of the last store_put (see store_delete_absent) */
 };
 
 struct store_stats {
@@ -52,6 +53,15 @@ struct store_key *store_put(struct store *s, const uint8_t *key, size_t key_len,
 			    size_t value_len, bool value_known, enum store_source src, ee_ts ts);
 struct store_key *store_delete(struct store *s, const uint8_t *key, size_t key_len, int64_t rev,
 			       enum store_source src, ee_ts ts);
+/* Deleting what a read or a range delete shows gone, in two steps: store_mark_begin, then
+ * store_put of every key the response listed, then store_delete_absent: every live key in
+ * [key, end) (etcd's range: end empty = key alone, "\0" = every key from key on) that was
+ * not put since the mark and whose latest version is at or before upto_rev is marked
+ * deleted at rev. Returns the number of keys marked. */
+void store_mark_begin(struct store *s);
+size_t store_delete_absent(struct store *s, const uint8_t *key, size_t key_len,
+			   const uint8_t *end, size_t end_len, int64_t rev, int64_t upto_rev,
+			   enum store_source src, ee_ts ts);
 /* Sets the writer of the version at mod_rev of key. */
 void store_set_writer(struct store_key *k, int64_t mod_rev, const char *manager,
 		      const char *operation, const char *subresource);
