@@ -17,6 +17,13 @@
 #define WHY_MAX_ATTEMPTS 256
 #define WHY_MAX_WATCHES 256
 #define WHY_MAX_DELIVERIES 64
+/* Seconds from a write to its event. etcd may send the event before the write's response
+ * and the capture clock has a microsecond grain: never below zero ("-0.000 s"). */
+static double delay_s(ee_ts write_ts, ee_ts event_ts)
+{
+	return event_ts > write_ts ? (double)(event_ts - write_ts) / 1e6 : 0.0;
+}
+
 /* An event later than this after its write is reported as late. */
 #define WHY_LATE_US 1000000
 
@@ -370,7 +377,7 @@ static void why_verdict(struct why_state *s, char *v, size_t n, const char **cod
 			continue;
 		for (int d = 0; d < w->ndel; d++)
 			if (w->del[d].revision == applied->revision) {
-				double lat = (double)(w->del[d].ts - applied->ts) / 1e6;
+				double lat = delay_s(applied->ts, w->del[d].ts);
 				if (w->del[d].ts - applied->ts > WHY_LATE_US) {
 					*code = "delivered-late";
 					snprintf(v, n, "event delivered after %.1f s (watch %" PRId64 ")", lat, w->watch_id);
@@ -548,7 +555,7 @@ static void why_finish(struct app *a)
 				    ww->del[d].revision, t);
 			for (int i2 = 0; i2 < s->natt; i2++)
 				if (s->att[i2].applied && s->att[i2].revision == ww->del[d].revision)
-					out_tprintf(o, " (%.3f s after the write)", (double)(ww->del[d].ts - s->att[i2].ts) / 1e6);
+					out_tprintf(o, " (%.3f s after the write)", delay_s(s->att[i2].ts, ww->del[d].ts));
 			out_temit(o);
 		}
 	}
