@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate the committed test captures (pcaps/*.pcap + *.truth.jsonl) from a real etcd.
 # Needs root (tcpdump on lo), /usr/bin/etcd 3.4, etcdctl, tcpdump and python3-etcd3.
-# Usage: tests/gen/regen.sh [-o OUTDIR] [basic] [midconn] [apiserver] [why]
+# Usage: tests/gen/regen.sh [-o OUTDIR] [basic] [midconn] [apiserver] [why] [reports] [damaged]
 #   (no names = all; OUTDIR defaults to pcaps/).  Each generator prints file sizes.
 # Captures differ on every run (ports, timestamps, ids): review the truth diff, re-run the
 # golden and integration tests, and commit capture and truth together.
@@ -11,7 +11,7 @@ PY=/usr/bin/python3
 OUT=pcaps
 if [ "${1:-}" = "-o" ]; then OUT=$2; shift 2; fi
 mkdir -p "$OUT"
-which=${*:-basic midconn apiserver why damaged}
+which=${*:-basic midconn apiserver why reports damaged}
 for g in $which; do
 	case $g in
 	basic)     $PY tests/gen/gen_basic.py --out "$OUT" ;;
@@ -20,10 +20,11 @@ for g in $which; do
 	           else echo "regen: tests/gen/gen_apiserver.py not present, skipped"; fi ;;
 	why)       if [ -f tests/gen/gen_why.py ]; then $PY tests/gen/gen_why.py "$OUT"
 	           else echo "regen: tests/gen/gen_why.py not present, skipped"; fi ;;
+	reports)   $PY tests/gen/gen_reports.py --out "$OUT" ;;
 	damaged)   # regression captures for loss notices: seeded damage of the demo capture
 	           $PY tests/gen/damage.py --bitflip 0.02 --seed 3 "$OUT/demo.pcap" "$OUT/damaged-bitflip.pcap"
 	           $PY tests/gen/damage.py --drop-one 40 "$OUT/demo.pcap" "$OUT/damaged-drop.pcap" ;;
-	*) echo "regen: unknown generator '$g' (basic midconn apiserver why damaged)" >&2; exit 2 ;;
+	*) echo "regen: unknown generator '$g' (basic midconn apiserver why reports damaged)" >&2; exit 2 ;;
 	esac
 done
 # tcpdump drops privileges and leaves its files owned by user tcpdump: give them back
