@@ -27,6 +27,12 @@
  * the table holds as many connections as buckets). */
 #define TCP_HASH_MIN_BUCKETS 1024u
 #define TCP_HASH_MAX_BUCKETS (1u << 22)
+/* A FIN tells where a direction's stream ends, but bytes before it may still arrive after it
+ * (captures reorder: multi-queue NICs, `any` captures, merged files). A direction waits for
+ * them; once both sides have sent their FIN, a connection idle this long (capture time) has
+ * its remaining holes declared lost and is closed. 1 s is far beyond reordering on a host
+ * yet short enough that records of the connection are not held back noticeably. */
+#define TCP_FIN_WAIT_US 1000000
 
 /* One buffered range ahead of the next expected byte. missing = the bytes were cut by the
  * snaplen: the range is known lost and becomes a gap when reached. */
@@ -41,8 +47,10 @@ struct tcp_ooo {
 struct tcp_half {
 	uint32_t next;         /* next expected sequence number (valid when init) */
 	uint32_t isn;          /* valid when syn */
-	uint32_t fin_seq;      /* sequence number of the FIN (valid when fin) */
-	bool init, syn, fin;
+	uint32_t fin_seq;      /* sequence number of the FIN (valid when fin_seen) */
+	bool init, syn;
+	bool fin_seen;         /* a FIN arrived: the stream ends at fin_seq */
+	bool fin;              /* ... and every byte before it was delivered or declared lost */
 	struct tcp_ooo *ooo;   /* sorted, non-overlapping, all ahead of next */
 	uint32_t ooo_bytes, ooo_n;
 	uint64_t gap_pending;  /* lost bytes not yet reported: adjacent losses merge into one */
@@ -351,6 +359,15 @@ static void tcp_half_segment(struct tcp_table *t, struct tcp_conn *c, enum tcp_d
 		h->next = sg->s;
 		h->init = true;
 	}
+	struct tcp_seg clip;
+	if (h->fin_seen && seq_lt(h->fin_seq, sg->e)) {
+		/* Bytes after the FIN are not part of the stream. */
+		clip = *sg;
+		clip.e = seq_lt(sg->s, h->fin_seq) ? h->fin_seq : sg->s;
+		if (seq_lt(clip.e, clip.cap_end))
+			clip.cap_end = clip.e;
+		sg = &clip;
+	}
 	if (sg->s == sg->e)
 		return;
 	bool counted = false;
@@ -391,38 +408,67 @@ static void tcp_half_segment(struct tcp_table *t, struct tcp_conn *c, enum tcp_d
 	}
 }
 
-/* This side's FIN at fin_seq: a hole still outstanding before it will not be filled, so it is
- * declared lost and the buffered data delivered; the FIN consumes one sequence number. */
+/* Completes a direction whose FIN was seen once its stream reached fin_seq (or, with force,
+ * declaring the holes still outstanding before it lost); the FIN consumes one sequence
+ * number. */
+static void tcp_half_fin_settle(struct tcp_table *t, struct tcp_conn *c, enum tcp_dir dir,
+				bool force, ee_ts ts)
+{
+	struct tcp_half *h = &c->half[dir];
+	if (!h->fin_seen || h->fin)
+		return;
+	if (!force && h->next != h->fin_seq)
+		return;
+	while (h->ooo && seq_lt(h->ooo->seq, h->fin_seq))
+		tcp_half_skip_hole(t, c, dir, ts);
+	if (seq_lt(h->next, h->fin_seq)) {
+		h->gap_pending += h->fin_seq - h->next;
+		h->next = h->fin_seq;
+	}
+	if (h->next == h->fin_seq)
+		h->next = h->fin_seq + 1;
+	h->fin = true;
+	tcp_half_flush_gap(t, c, dir, ts);
+}
+
+/* This side's FIN at fin_seq. Buffered bytes after it are dropped; a hole before it stays
+ * open (the bytes may arrive after the FIN in a reordered capture) until the direction
+ * settles: its stream reaches fin_seq, the connection is closed, or both sides have sent
+ * FIN and TCP_FIN_WAIT_US passed (tcp_table_expire). */
 static void tcp_half_fin(struct tcp_table *t, struct tcp_conn *c, enum tcp_dir dir,
 			 uint32_t fin_seq, ee_ts ts)
 {
 	struct tcp_half *h = &c->half[dir];
-	if (h->fin)
+	if (h->fin_seen)
 		return;
 	if (!h->init) {
 		h->next = fin_seq;
 		h->init = true;
 	}
-	while (h->ooo && seq_lt(h->ooo->seq, fin_seq))
-		tcp_half_skip_hole(t, c, dir, ts);
-	while (h->ooo) {
-		/* Bytes after the FIN are not part of the stream. */
-		struct tcp_ooo *x = h->ooo;
-		h->ooo = x->next;
+	if (seq_lt(fin_seq, h->next))
+		fin_seq = h->next; /* bytes past the FIN were delivered already: keep the stream */
+	struct tcp_ooo **link = &h->ooo;
+	while (*link) {
+		struct tcp_ooo *x = *link;
+		if (seq_lt(x->seq, fin_seq)) {
+			if (seq_lt(fin_seq, x->seq + x->len)) {
+				/* the bytes past fin_seq are not part of the stream */
+				if (!x->missing)
+					h->ooo_bytes -= x->len - (fin_seq - x->seq);
+				x->len = fin_seq - x->seq;
+			}
+			link = &x->next;
+			continue;
+		}
+		*link = x->next;
 		h->ooo_n--;
 		if (!x->missing)
 			h->ooo_bytes -= x->len;
 		free(x);
 	}
-	if (seq_lt(h->next, fin_seq)) {
-		h->gap_pending += fin_seq - h->next;
-		h->next = fin_seq;
-	}
-	if (h->next == fin_seq)
-		h->next = fin_seq + 1;
-	h->fin = true;
+	h->fin_seen = true;
 	h->fin_seq = fin_seq;
-	tcp_half_flush_gap(t, c, dir, ts);
+	tcp_half_fin_settle(t, c, dir, false, ts);
 }
 
 /* Flushes both directions and reports the close; c becomes a tombstone. */
@@ -431,6 +477,8 @@ static void tcp_conn_close(struct tcp_table *t, struct tcp_conn *c, enum tcp_clo
 {
 	if (c->closed)
 		return;
+	tcp_half_fin_settle(t, c, TCP_C2S, true, ts);
+	tcp_half_fin_settle(t, c, TCP_S2C, true, ts);
 	tcp_half_flush(t, c, TCP_C2S, ts);
 	tcp_half_flush(t, c, TCP_S2C, ts);
 	c->closed = true;
@@ -591,6 +639,7 @@ static void tcp_conn_segment(struct tcp_table *t, struct tcp_conn *c, enum tcp_d
 	tcp_half_segment(t, c, dir, &sg, pkt->ts);
 	if (pkt->flags & CAP_TH_FIN)
 		tcp_half_fin(t, c, dir, sg.e, pkt->ts);
+	tcp_half_fin_settle(t, c, dir, false, pkt->ts);
 	tcp_half_flush_gap(t, c, dir, pkt->ts);
 	if (c->half[0].fin && c->half[1].fin)
 		tcp_conn_close(t, c, TCP_CLOSE_FIN, pkt->ts);
@@ -619,7 +668,7 @@ void tcp_table_feed(struct tcp_table *t, const struct cap_packet *pkt)
 				  !memcmp(c->info.cli_ip, pkt->src, 16)) ? TCP_C2S : TCP_S2C;
 		const struct tcp_half *h = &c->half[d];
 		bool same_syn = h->syn && h->isn == pkt->seq;
-		if (!same_syn && (c->closed || c->half[0].fin || c->half[1].fin)) {
+		if (!same_syn && (c->closed || c->half[0].fin_seen || c->half[1].fin_seen)) {
 			/* Port reuse: the old connection is over, a new one starts. */
 			tcp_conn_close(t, c, TCP_CLOSE_FIN, pkt->ts);
 			tcp_conn_free(t, c);
@@ -657,6 +706,16 @@ void tcp_table_expire(struct tcp_table *t, ee_ts now)
 		struct tcp_conn *c = t->lru_head;
 		tcp_conn_close(t, c, TCP_CLOSE_IDLE, now);
 		tcp_conn_free(t, c);
+	}
+	/* Both sides sent FIN but a hole before a FIN was never filled: give up on it. */
+	for (struct tcp_conn *c = t->lru_head; c && now - c->last_ts > TCP_FIN_WAIT_US;) {
+		struct tcp_conn *next = c->lnext;
+		if (!c->closed && c->half[0].fin_seen && c->half[1].fin_seen) {
+			tcp_half_fin_settle(t, c, TCP_C2S, true, now);
+			tcp_half_fin_settle(t, c, TCP_S2C, true, now);
+			tcp_conn_close(t, c, TCP_CLOSE_FIN, now);
+		}
+		c = next;
 	}
 }
 
