@@ -418,6 +418,11 @@ static void print_summary(struct app *a)
 			"etcd-explorer: memory budget (--max-mem %" PRIu64 " MiB) reached: %" PRIu64
 			" stored values (%" PRIu64 " bytes) dropped, oldest first\n",
 			ss.budget >> 20, ss.dropped_values, ss.dropped_bytes);
+	if (ss.evicted_keys)
+		fprintf(stderr,
+			"etcd-explorer: memory budget (--max-mem %" PRIu64 " MiB) reached: %" PRIu64
+			" keys forgotten, least recently changed first\n",
+			ss.budget >> 20, ss.evicted_keys);
 }
 
 static int run_loop(struct app *a)

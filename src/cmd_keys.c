@@ -382,7 +382,7 @@ static void get_finish(struct app *a)
 		jw_key(w, "history");
 		jw_arr_begin(w);
 		for (int i = 0; i < k->n; i++) {
-			const struct store_version *h = &k->hist[(k->first + i) % STORE_HISTORY];
+			const struct store_version *h = store_version_nth(k, i);
 			jw_obj_begin(w);
 			jw_ki64(w, "revision", h->mod_revision);
 			jw_kstr(w, "op", h->deleted ? "delete" : "put");
@@ -424,7 +424,7 @@ static void get_finish(struct app *a)
 		out_tprintf(&a->out, "# history (revisions seen on the wire):");
 		out_temit(&a->out);
 		for (int i = 0; i < k->n; i++) {
-			const struct store_version *h = &k->hist[(k->first + i) % STORE_HISTORY];
+			const struct store_version *h = store_version_nth(k, i);
 			char t[80];
 			fmt_time(h->ts, t, sizeof t);
 			out_tprintf(&a->out, "#   rev %-8" PRId64 " %-6s %s  by %s%s%s%s%s  (seen in %s)",

@@ -1,7 +1,9 @@
 /* store.c: key space revealed by the capture (see store.h). Open-addressing hash table of
- * keys; each key keeps a small ring of versions. Values are copied (the record's bytes are
- * borrowed) and accounted against the budget; a FIFO of value-owning versions lets the
- * budget drop the oldest values first. */
+ * keys; each key keeps a small ring of versions that grows on demand (most keys are seen
+ * once or twice). Values are copied (the record's bytes are borrowed) and accounted against
+ * the budget with the bookkeeping; a FIFO of value-owning versions lets the budget drop the
+ * oldest values first, and a sweep forgets the least recently touched keys when values
+ * alone cannot bring memory under the budget (a live trace that runs for days). */
 #include "store.h"
 
 #include <stdlib.h>
@@ -19,6 +21,10 @@ struct store {
 	uint64_t budget, value_bytes, dropped_values, dropped_bytes;
 	struct value_ref *fifo; /* ring of versions that own values, oldest first */
 	uint64_t mark;          /* current store_mark_begin generation */
+	uint64_t clock;         /* bumped by every change; store_key.touched */
+	uint64_t meta_bytes;    /* keys, their structs and version rings */
+	uint64_t nvalues;       /* versions owning a value (the live part of the FIFO) */
+	uint64_t evicted_keys;
 	size_t fifo_head, fifo_n, fifo_cap;
 };
 
@@ -45,10 +51,16 @@ struct store *store_new(uint64_t budget_bytes)
 	return s;
 }
 
+static size_t key_meta(const struct store_key *k)
+{
+	return sizeof *k + k->key_len + (size_t)k->cap * sizeof(struct store_version);
+}
+
 static void key_free(struct store_key *k)
 {
 	for (int i = 0; i < k->n; i++)
-		free(k->hist[(k->first + i) % STORE_HISTORY].value);
+		free(k->hist[(k->first + i) % k->cap].value);
+	free(k->hist);
 	free(k->key);
 	free(k);
 }
@@ -118,23 +130,46 @@ static struct store_key *get_or_add(struct store *s, const uint8_t *key, size_t 
 	k->key_len = key_len;
 	s->slots[i] = k;
 	s->n++;
+	s->meta_bytes += key_meta(k);
 	return k;
 }
 
 static struct store_version *find_version(struct store_key *k, int64_t mod_rev)
 {
 	for (int i = 0; i < k->n; i++) {
-		struct store_version *v = &k->hist[(k->first + i) % STORE_HISTORY];
+		struct store_version *v = &k->hist[(k->first + i) % k->cap];
 		if (v->mod_revision == mod_rev)
 			return v;
 	}
 	return NULL;
 }
 
-/* Drops the value of the oldest value-owning version until under budget. */
+/* Doubles a key's ring (up to STORE_HISTORY), oldest first at 0. */
+static bool ring_grow(struct store *s, struct store_key *k)
+{
+	int ncap = k->cap ? k->cap * 2 : 1;
+	if (ncap > STORE_HISTORY)
+		ncap = STORE_HISTORY;
+	struct store_version *h = malloc((size_t)ncap * sizeof *h);
+	if (!h)
+		return false;
+	for (int i = 0; i < k->n; i++)
+		h[i] = k->hist[(k->first + i) % k->cap];
+	s->meta_bytes += (size_t)(ncap - k->cap) * sizeof *h;
+	free(k->hist);
+	k->hist = h;
+	k->cap = ncap;
+	k->first = 0;
+	return true;
+}
+
+static void evict_keys(struct store *s);
+
+/* Drops the value of the oldest value-owning version until under budget; when no value is
+ * left to drop, forgets keys. */
 static void enforce_budget(struct store *s)
 {
-	while (s->value_bytes > s->budget && s->fifo_n) {
+	while (s->value_bytes + s->meta_bytes > s->budget && s->fifo_n) {
 		struct value_ref r = s->fifo[s->fifo_head];
 		s->fifo_head = (s->fifo_head + 1) % s->fifo_cap;
 		s->fifo_n--;
@@ -142,15 +177,54 @@ static void enforce_budget(struct store *s)
 		if (!v || !v->value)
 			continue;
 		s->value_bytes -= v->value_len;
+		s->nvalues--;
 		s->dropped_values++;
 		s->dropped_bytes += v->value_len;
 		free(v->value);
 		v->value = NULL;
 	}
+	if (s->meta_bytes > s->budget)
+		evict_keys(s);
+}
+
+/* FIFO entries whose value is gone (version pushed out of its ring, key forgotten) are
+ * dropped when they outnumber the live ones, so the FIFO stays proportional to the values
+ * held, not to the writes seen. */
+static void fifo_compact(struct store *s)
+{
+	size_t out = 0;
+	for (size_t i = 0; i < s->fifo_n; i++) {
+		struct value_ref r = s->fifo[(s->fifo_head + i) % s->fifo_cap];
+		const struct store_version *v = r.k ? find_version(r.k, r.mod_rev) : NULL;
+		if (v && v->value)
+			s->fifo[out++] = r;
+	}
+	/* callers linearize first (head 0), so writing at out <= i never overtakes a read */
+	s->fifo_head = 0;
+	s->fifo_n = out;
+}
+
+static void fifo_linearize(struct store *s)
+{
+	if (!s->fifo_head || !s->fifo_n)
+		return;
+	struct value_ref *nf = malloc(s->fifo_cap * sizeof *nf);
+	if (!nf)
+		return;
+	for (size_t i = 0; i < s->fifo_n; i++)
+		nf[i] = s->fifo[(s->fifo_head + i) % s->fifo_cap];
+	free(s->fifo);
+	s->fifo = nf;
+	s->fifo_head = 0;
 }
 
 static void fifo_push(struct store *s, struct store_key *k, int64_t mod_rev)
 {
+	if (s->fifo_n == s->fifo_cap && s->fifo_n > 2 * s->nvalues + 1024) {
+		fifo_linearize(s);
+		if (!s->fifo_head)
+			fifo_compact(s);
+	}
 	if (s->fifo_n == s->fifo_cap) {
 		size_t ncap = s->fifo_cap ? s->fifo_cap * 2 : 1024;
 		struct value_ref *nf = malloc(ncap * sizeof *nf);
@@ -176,28 +250,32 @@ static struct store_version *insert_version(struct store *s, struct store_key *k
 	*is_new = false;
 	if (v)
 		return v;
-	if (k->n == STORE_HISTORY) {
+	if (k->n == k->cap && k->cap < STORE_HISTORY && !ring_grow(s, k))
+		return NULL;
+	if (k->n == k->cap) { /* full at STORE_HISTORY: forget the oldest */
 		struct store_version *old = &k->hist[k->first];
 		if (mod_rev < old->mod_revision)
 			return NULL; /* older than everything kept: not worth a slot */
 		if (old->value) {
 			s->value_bytes -= old->value_len;
+			s->nvalues--;
 			free(old->value);
 		}
-		k->first = (k->first + 1) % STORE_HISTORY;
+		k->first = (k->first + 1) % k->cap;
 		k->n--;
 		k->forgotten++;
 	}
 	/* position: after every version with a smaller revision */
 	int pos = k->n;
-	while (pos > 0 && k->hist[(k->first + pos - 1) % STORE_HISTORY].mod_revision > mod_rev) {
-		k->hist[(k->first + pos) % STORE_HISTORY] = k->hist[(k->first + pos - 1) % STORE_HISTORY];
+	while (pos > 0 && k->hist[(k->first + pos - 1) % k->cap].mod_revision > mod_rev) {
+		k->hist[(k->first + pos) % k->cap] = k->hist[(k->first + pos - 1) % k->cap];
 		pos--;
 	}
-	v = &k->hist[(k->first + pos) % STORE_HISTORY];
+	v = &k->hist[(k->first + pos) % k->cap];
 	memset(v, 0, sizeof *v);
 	v->mod_revision = mod_rev;
 	k->n++;
+	k->touched = ++s->clock;
 	*is_new = true;
 	return v;
 }
@@ -230,10 +308,11 @@ struct store_key *store_put(struct store *s, const uint8_t *key, size_t key_len,
 			if (value_len)
 				memcpy(v->value, value, value_len);
 			s->value_bytes += value_len;
+			s->nvalues++;
 			fifo_push(s, k, mod_rev);
-			enforce_budget(s);
 		}
 	}
+	enforce_budget(s); /* k is the newest-touched key: a sweep keeps it */
 	return k;
 }
 
@@ -253,8 +332,10 @@ struct store_key *store_delete(struct store *s, const uint8_t *key, size_t key_l
 			       enum store_source src, ee_ts ts)
 {
 	struct store_key *k = get_or_add(s, key, key_len);
-	if (k)
+	if (k) {
 		delete_version(s, k, rev, src, ts);
+		enforce_budget(s);
+	}
 	return k;
 }
 
@@ -311,11 +392,81 @@ void store_set_writer(struct store_key *k, int64_t mod_rev, const char *manager,
 	snprintf(v->subresource, sizeof v->subresource, "%s", subresource ? subresource : "");
 }
 
+const struct store_version *store_version_nth(const struct store_key *k, int i)
+{
+	if (!k || i < 0 || i >= k->n)
+		return NULL;
+	return &k->hist[(k->first + i) % k->cap];
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Forgets the least recently touched half of the keys (their values and history), then
+ * rebuilds the table and the FIFO without them. Rare: each sweep halves the bookkeeping. */
+static void evict_keys(struct store *s)
+{
+	if (s->n < 2)
+		return;
+	uint64_t *t = malloc(s->n * sizeof *t);
+	if (!t)
+		return;
+	size_t n = 0;
+	for (size_t i = 0; i < s->cap; i++)
+		if (s->slots[i])
+			t[n++] = s->slots[i]->touched;
+	qsort(t, n, sizeof *t, cmp_u64);
+	uint64_t cut = t[n / 2 - 1]; /* touched <= cut: the older half (touches are unique) */
+	free(t);
+	/* FIFO first, while the keys still exist */
+	size_t out = 0;
+	for (size_t i = 0; i < s->fifo_n; i++) {
+		struct value_ref r = s->fifo[(s->fifo_head + i) % s->fifo_cap];
+		if (r.k->touched > cut)
+			s->fifo[(s->fifo_head + out++) % s->fifo_cap] = r;
+	}
+	s->fifo_n = out;
+	struct store_key **old = s->slots;
+	size_t ocap = s->cap;
+	s->slots = calloc(ocap, sizeof *s->slots);
+	if (!s->slots) { /* keep everything rather than lose the table */
+		s->slots = old;
+		return;
+	}
+	for (size_t i = 0; i < ocap; i++) {
+		struct store_key *k = old[i];
+		if (!k)
+			continue;
+		if (k->touched <= cut) {
+			for (int j = 0; j < k->n; j++) {
+				struct store_version *v = &k->hist[(k->first + j) % k->cap];
+				if (v->value) {
+					s->value_bytes -= v->value_len;
+					s->nvalues--;
+				}
+			}
+			s->meta_bytes -= key_meta(k);
+			s->n--;
+			s->evicted_keys++;
+			key_free(k);
+			continue;
+		}
+		size_t j = hash_bytes(k->key, k->key_len) & (ocap - 1);
+		while (s->slots[j])
+			j = (j + 1) & (ocap - 1);
+		s->slots[j] = k;
+	}
+	free(old);
+}
+
 const struct store_version *store_latest(const struct store_key *k)
 {
 	if (!k || !k->n)
 		return NULL;
-	return &k->hist[(k->first + k->n - 1) % STORE_HISTORY];
+	return &k->hist[(k->first + k->n - 1) % k->cap];
 }
 
 const struct store_version *store_at(const struct store_key *k, int64_t rev)
@@ -326,7 +477,7 @@ const struct store_version *store_at(const struct store_key *k, int64_t rev)
 		return store_latest(k);
 	const struct store_version *best = NULL;
 	for (int i = 0; i < k->n; i++) {
-		const struct store_version *v = &k->hist[(k->first + i) % STORE_HISTORY];
+		const struct store_version *v = &k->hist[(k->first + i) % k->cap];
 		if (v->mod_revision <= rev)
 			best = v;
 	}
@@ -373,5 +524,8 @@ void store_get_stats(const struct store *s, struct store_stats *st)
 	st->value_bytes = s->value_bytes;
 	st->dropped_values = s->dropped_values;
 	st->dropped_bytes = s->dropped_bytes;
+	st->meta_bytes = s->meta_bytes;
+	st->evicted_keys = s->evicted_keys;
+	st->fifo_entries = s->fifo_n;
 	st->budget = s->budget;
 }

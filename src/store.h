@@ -1,7 +1,9 @@
 /* store.h: the key space the capture has revealed (DESIGN.md "store"): from Range responses,
  * applied writes and watch events, the latest kv per key plus a bounded history of the
- * revisions seen and who wrote them. Memory is bounded by a budget: past it, stored values
- * are dropped oldest first (metadata stays) and the drop is counted for the report. */
+ * revisions seen and who wrote them. Memory is bounded by a budget that counts values and
+ * the per-key bookkeeping: past it, stored values are dropped oldest first; when only
+ * bookkeeping is left and it is still over, the least recently touched half of the keys is
+ * forgotten. Both are counted for the report. */
 #ifndef EE_STORE_H
 #define EE_STORE_H
 
@@ -31,14 +33,17 @@ struct store_version {
 struct store_key {
 	uint8_t *key;
 	size_t key_len;
-	struct store_version hist[STORE_HISTORY]; /* ring, oldest first from `first` */
-	int first, n;
+	struct store_version *hist; /* ring of `cap` (grows to STORE_HISTORY), oldest first
+				     * from `first`; read it with store_version_nth */
+	int first, n, cap;
 	uint64_t forgotten;      /* versions pushed out of the ring */
 	uint64_t mark;           /* store_mark of the last store_put (see store_delete_absent) */
+	uint64_t touched;        /* store clock of the last change, for eviction */
 };
 
 struct store_stats {
-	uint64_t keys, live_keys, value_bytes, dropped_values, dropped_bytes, budget;
+	uint64_t keys, live_keys, value_bytes, meta_bytes, dropped_values, dropped_bytes,
+		evicted_keys, budget, fifo_entries;
 };
 
 struct store;
@@ -67,6 +72,8 @@ void store_set_writer(struct store_key *k, int64_t mod_rev, const char *manager,
 		      const char *operation, const char *subresource);
 
 struct store_key *store_get(const struct store *s, const uint8_t *key, size_t key_len);
+/* The i-th version kept, oldest first (0 <= i < k->n). */
+const struct store_version *store_version_nth(const struct store_key *k, int i);
 /* The latest version (NULL when none) and the one at or before rev (0 = latest). */
 const struct store_version *store_latest(const struct store_key *k);
 const struct store_version *store_at(const struct store_key *k, int64_t rev);
