@@ -141,7 +141,7 @@ static void rec_loss(void *ctx, struct grpc_stream *s, enum tcp_dir dir, const c
 
 static struct grpc_callbacks rec_cb(struct rec *r)
 {
-	struct grpc_callbacks cb = {r, rec_open, rec_msg, rec_trailers, rec_close, rec_loss};
+	struct grpc_callbacks cb = {r, rec_open, rec_msg, rec_trailers, rec_close, rec_loss, NULL};
 	return cb;
 }
 
