@@ -132,14 +132,80 @@ static void conn_confirm(struct app *a, const struct etcd_record *r)
 		a->found_ports[a->nfound_ports++] = (uint16_t)port;
 }
 
+/* -p auto: a notice from a connection not yet known to be etcd (a gap before its first
+ * decoded message) is held until the connection proves to be etcd, then printed before
+ * the record that proved it; notices of connections that never do are dropped (counted):
+ * they were some other protocol's. At most HELD_MAX are held. */
+#define HELD_MAX 256
+
+struct held_notice {
+	struct etcd_record r;
+	char conn[64], what[32], detail[160], user_agent[64];
+};
+
+static void on_record(void *ctx, const struct etcd_record *r);
+
+static void hold_notice(struct app *a, const struct etcd_record *r)
+{
+	if (!a->held)
+		a->held = calloc(HELD_MAX, sizeof *a->held);
+	if (!a->held || a->nheld == HELD_MAX) {
+		a->unconfirmed_notices++;
+		return;
+	}
+	struct held_notice *h = &a->held[a->nheld++];
+	h->r = *r;
+	snprintf(h->conn, sizeof h->conn, "%s", r->c.conn ? r->c.conn : "");
+	snprintf(h->what, sizeof h->what, "%s", r->u.notice.what ? r->u.notice.what : "");
+	snprintf(h->detail, sizeof h->detail, "%s", r->u.notice.detail ? r->u.notice.detail : "");
+	snprintf(h->user_agent, sizeof h->user_agent, "%s", r->c.user_agent ? r->c.user_agent : "");
+	h->r.c.conn = h->conn;
+	h->r.c.user_agent = h->user_agent;
+	h->r.u.notice.what = h->what;
+	h->r.u.notice.detail = h->detail;
+}
+
+/* Emits (in order) and forgets the held notices of a connection just confirmed. */
+static void release_held(struct app *a, uint64_t conn_id)
+{
+	size_t out = 0, n = a->nheld;
+	struct held_notice *mine = NULL;
+	size_t nmine = 0;
+	for (size_t i = 0; i < n; i++)
+		nmine += a->held[i].r.c.conn_id == conn_id;
+	if (!nmine)
+		return;
+	mine = malloc(nmine * sizeof *mine);
+	nmine = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (a->held[i].r.c.conn_id != conn_id)
+			a->held[out++] = a->held[i];
+		else if (mine)
+			mine[nmine++] = a->held[i];
+	}
+	a->nheld = out;
+	for (size_t i = 0; i < nmine; i++) {
+		struct held_notice *h = &mine[i];
+		h->r.c.conn = h->conn; /* the copy moved: point at its own strings */
+		h->r.c.user_agent = h->user_agent;
+		h->r.u.notice.what = h->what;
+		h->r.u.notice.detail = h->detail;
+		on_record(a, &h->r);
+	}
+	free(mine);
+}
+
 static void on_record(void *ctx, const struct etcd_record *r)
 {
 	struct app *a = ctx;
 	if (a->o->any_port) {
-		if (r->c.kind != REC_NOTICE)
-			conn_confirm(a, r);
-		else if (!conn_confirmed(a, r->c.conn_id)) {
-			a->unconfirmed_notices++;
+		if (r->c.kind != REC_NOTICE) {
+			if (!conn_confirmed(a, r->c.conn_id)) {
+				conn_confirm(a, r);
+				release_held(a, r->c.conn_id);
+			}
+		} else if (!conn_confirmed(a, r->c.conn_id)) {
+			hold_notice(a, r);
 			return;
 		}
 	}
@@ -551,6 +617,8 @@ int app_main(struct cli_opts *o)
 	etcd_decoder_free(a.dec);
 	store_free(a.store);
 	free(a.confirmed);
+	a.unconfirmed_notices += a.nheld;
+	free(a.held);
 	out_free(&a.out);
 	capture_close(a.cap);
 	return rc;

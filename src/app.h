@@ -51,7 +51,9 @@ struct app {
 	size_t nconfirmed, capconfirmed;
 	uint16_t found_ports[16];
 	int nfound_ports;
-	uint64_t unconfirmed_notices;
+	uint64_t unconfirmed_notices;  /* dropped: their connection never proved to be etcd */
+	struct held_notice *held;      /* notices of unconfirmed connections (app.c) */
+	size_t nheld;
 };
 
 /* Runs the whole pipeline for the parsed options; returns the process exit code. */

@@ -31,6 +31,10 @@
  * entry that carried the :path is named. */
 #define INFER_COMMIT_CONFIDENCE 60
 
+/* Decoded size allowed per message: DECODE_EXPANSION x its wire size + DECODE_SLACK. */
+#define DECODE_EXPANSION 4
+#define DECODE_SLACK (1u << 20)
+
 /* ---- arena: a bump allocator behind protobuf-c's allocator interface ---- */
 
 struct achunk {
@@ -46,6 +50,9 @@ struct arena {
 	struct achunk *big;    /* oversize blocks, freed on reset */
 	int nchunks;
 	struct arena *next_free;
+	size_t allocated;      /* bytes handed out since the last reset */
+	size_t limit;          /* 0 = none; see msg_decode */
+	bool limit_hit;
 };
 
 /* Hands out n bytes, 16-aligned, from the current chunk or a new one. */
@@ -58,6 +65,11 @@ static void *arena_alloc(void *data, size_t n)
 	n = (n + 15) & ~(size_t)15;
 	if (n == 0)
 		n = 16;
+	if (a->limit && a->allocated + n > a->limit) {
+		a->limit_hit = true;
+		return NULL;
+	}
+	a->allocated += n;
 	if (a->cur && a->cur->size - a->cur->used >= n) {
 		void *p = (unsigned char *)a->cur->data + a->cur->used;
 		a->cur->used += n;
@@ -102,6 +114,7 @@ static void arena_init(struct arena *a)
 /* Forgets everything allocated; keeps up to ARENA_KEEP_CHUNKS chunks for reuse. */
 static void arena_reset(struct arena *a)
 {
+	a->allocated = 0;
 	while (a->big) {
 		struct achunk *b = a->big;
 		a->big = b->next;
@@ -330,11 +343,25 @@ static ProtobufCMessage *msg_decode(struct etcd_conn *c, struct grpc_stream *s, 
 				    enum tcp_dir dir, const uint8_t *p, size_t n,
 				    ProtobufCAllocator *alloc, ee_ts ts)
 {
+	/* protobuf-c allocates a struct per element of a repeated field: 16 MB of empty kvs
+	 * would unpack to a gigabyte. Real messages (keys and values copied once, a struct per
+	 * kv) stay well under DECODE_EXPANSION times their wire size. */
+	struct arena *ar = alloc->alloc == arena_alloc ? alloc->allocator_data : NULL;
+	if (ar) {
+		ar->limit = ar->allocated + DECODE_EXPANSION * n + DECODE_SLACK;
+		ar->limit_hit = false;
+	}
 	ProtobufCMessage *m = etcd_message_decode(e->m->method, dir, p, n, alloc);
+	bool too_big = ar && ar->limit_hit;
+	if (ar)
+		ar->limit = 0;
 	if (!m) {
 		const ProtobufCMessageDescriptor *d = dir == TCP_C2S ? e->m->req : e->m->resp;
 		c->d->st.undecodable++;
-		notice_emit(c, s, "undecodable", d ? d->name : e->m->name, n, ts);
+		if (too_big)
+			notice_emit(c, s, "limit", "message would unpack to over 4 times its size", n, ts);
+		else
+			notice_emit(c, s, "undecodable", d ? d->name : e->m->name, n, ts);
 	}
 	return m;
 }

@@ -126,7 +126,8 @@ static struct store_key *get_or_add(struct store *s, const uint8_t *key, size_t 
 		free(k);
 		return NULL;
 	}
-	memcpy(k->key, key, key_len);
+	if (key_len) /* an empty key arrives as NULL from protobuf-c */
+		memcpy(k->key, key, key_len);
 	k->key_len = key_len;
 	s->slots[i] = k;
 	s->n++;
