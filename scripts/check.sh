@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make check: unit tests, golden outputs, integration tests with a real etcd, fuzz smoke.
+# make check: unit tests, golden outputs, integration tests with a real etcd, reports vs
+# etcdctl, stress captures, the wrapper script, the man page, fuzz smoke.
 # All binaries are the AddressSanitizer+UBSan builds. Ends with "check: N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -16,6 +17,10 @@ run() {
 run unit scripts/run-unit.sh build/asan/unit/test_*
 run golden tests/run-golden.sh
 run integration tests/run-integration.sh
+run reports tests/run-reports.sh
+run stress tests/run-stress.sh
+run wrapper tests/test_wrapper.sh
+run manpage tests/test_manpage.sh
 run fuzz-smoke env FUZZ_SECONDS="${FUZZ_SECONDS:-5}" scripts/fuzz.sh build/fuzz/fuzz_*
 echo "check: $((suites-failed)) passed, $failed failed"
 [ $failed -eq 0 ]

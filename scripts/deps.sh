@@ -3,7 +3,7 @@
 # Used by `make demo` and `make check`; safe to run again. Needs root (or sudo) to install.
 set -eu
 BUILD="gcc make pkg-config libpcap-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libjansson-dev"
-TEST="etcd-server etcd-client tcpdump python3 python3-etcd3 clang libclang-rt-14-dev jq iproute2"
+TEST="etcd-server etcd-client tcpdump python3 python3-etcd3 clang libclang-rt-14-dev jq iproute2 time man-db"
 want="$BUILD"
 [ "${1:-}" = "--build-only" ] || want="$want $TEST"
 missing=""
