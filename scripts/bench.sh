@@ -8,7 +8,7 @@
 #   scripts/bench.sh --regen      throw away the cached captures first
 #   scripts/bench.sh --profile    also perf-record `trace --json` on the big file, print hot spots
 #
-# Environment: BENCH_RUNS (3), BENCH_MB (target size of the big capture, 600),
+# Environment: BENCH_RUNS (3), BENCH_MB (target size of the big capture, 1000),
 # BENCH_SEED_SECONDS (30), BENCH_WORKERS (4), BENCH_SLICE_MB (tshark slice, 20),
 # EE_BIN (./etcd-explorer). Generating the seed needs root (tcpdump on lo) and etcd.
 # Installs bench-only tools when missing (tshark/editcap, time, perf): not part of deps.sh.
@@ -18,7 +18,7 @@ ROOT=$PWD
 B=build/bench
 EE=${EE_BIN:-./etcd-explorer}
 RUNS=${BENCH_RUNS:-3}
-TARGET_MB=${BENCH_MB:-600}
+TARGET_MB=${BENCH_MB:-1000}
 SLICE_MB=${BENCH_SLICE_MB:-20}
 PROFILE=0
 for a in "$@"; do
@@ -222,9 +222,17 @@ row "etcd-explorer writes" $BIG_BYTES $BIG_PKTS $BIG_MSGS $T_WRITES $RSS_WRITES
 } | tee $B/results.md
 
 if [ $PROFILE = 1 ]; then
+	# DWARF unwinding: the release build keeps no frame pointers; 300 Hz keeps perf.data small
 	echo >&2
-	echo "bench: perf record -g $EE -r $BIG -p $PORT --json trace" >&2
-	perf record -q -g -o $B/perf.data $EE -r $BIG -p $PORT --json trace > /dev/null 2>&1
-	perf report -i $B/perf.data --no-children --sort symbol --stdio -g none --percent-limit 1 \
-		2>/dev/null | grep -v '^#' | grep -v '^$' | head -40 | tee $B/profile.txt
+	echo "bench: perf record --call-graph dwarf $EE -r $BIG -p $PORT --json trace" >&2
+	perf record -q --call-graph dwarf,8192 -F 300 -o $B/perf.data \
+		$EE -r $BIG -p $PORT --json trace > /dev/null 2>&1
+	{
+		echo "== self"
+		perf report -i $B/perf.data --no-children --sort dso,symbol --stdio -g none \
+			--percent-limit 1 2>/dev/null | grep -v '^#' | grep -v '^$' | head -30
+		echo "== inclusive (children)"
+		perf report -i $B/perf.data --children --sort symbol --stdio -g none \
+			--percent-limit 5 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
+	} | tee $B/profile.txt
 fi
