@@ -508,6 +508,8 @@ static int run_loop(struct app *a)
 		if (rc == 2) { /* live read timeout: housekeeping */
 			if (a->o->duration_us && wall_now() - start_wall >= a->o->duration_us)
 				break;
+			/* a quiet connection's held bytes (mid-stream start) go out now */
+			tcp_table_expire(a->tcp, wall_now());
 			fflush(a->out.f);
 			continue;
 		}

@@ -33,12 +33,22 @@
  * its remaining holes declared lost and is closed. 1 s is far beyond reordering on a host
  * yet short enough that records of the connection are not held back noticeably. */
 #define TCP_FIN_WAIT_US 1000000
+/* A direction adopted mid-stream (no SYN) starts at the lowest sequence number among its
+ * first TCP_ADOPT_SEGMENTS segments, or those of its first TCP_ADOPT_US: a reordered capture
+ * may show a later segment first, and starting there would drop the earlier bytes as
+ * retransmissions (and with them, HPACK insertions that name every later stream). Segments
+ * more than TCP_ADOPT_BACK bytes before the first one are old retransmissions. Nothing is
+ * delivered while a direction settles; it is bounded by TCP_OOO_MAX_BYTES like any hole. */
+#define TCP_ADOPT_SEGMENTS 16
+#define TCP_ADOPT_US 20000
+#define TCP_ADOPT_BACK (256u << 10)
 
 /* One buffered range ahead of the next expected byte. missing = the bytes were cut by the
  * snaplen: the range is known lost and becomes a gap when reached. */
 struct tcp_ooo {
 	struct tcp_ooo *next;
 	uint32_t seq, len;
+	ee_ts ts;              /* arrival of the segment that brought it */
 	bool missing;
 	uint8_t data[];
 };
@@ -49,6 +59,9 @@ struct tcp_half {
 	uint32_t isn;          /* valid when syn */
 	uint32_t fin_seq;      /* sequence number of the FIN (valid when fin_seen) */
 	bool init, syn;
+	bool settling;         /* adopted mid-stream: start not fixed yet (TCP_ADOPT_*) */
+	uint32_t settle_n;     /* segments seen while settling */
+	ee_ts settle_ts;       /* when settling began */
 	bool fin_seen;         /* a FIN arrived: the stream ends at fin_seq */
 	bool fin;              /* ... and every byte before it was delivered or declared lost */
 	struct tcp_ooo *ooo;   /* sorted, non-overlapping, all ahead of next */
@@ -65,6 +78,9 @@ struct tcp_conn {
 	struct tcp_half half[2];       /* indexed by enum tcp_dir (sender's direction) */
 	ee_ts last_ts;
 	bool closed;                   /* tombstone: on_close was called */
+	bool in_settle_list;
+	struct tcp_conn *sprev, *snext;/* settling list, oldest settle start first */
+	ee_ts settle_ts;               /* when the connection began settling */
 };
 
 struct tcp_table {
@@ -75,6 +91,7 @@ struct tcp_table {
 	struct tcp_conn *lru_head, *lru_tail;
 	uint64_t next_id;
 	ee_ts clock;                   /* latest timestamp seen: keeps the activity list sorted */
+	struct tcp_conn *settle_head, *settle_tail; /* connections settling (TCP_ADOPT_US) */
 	struct tcp_stats st;
 };
 
@@ -282,7 +299,7 @@ static void tcp_half_deliver(struct tcp_table *t, struct tcp_conn *c, enum tcp_d
  * buffered range covers yet. p holds the bytes of [s, e), or is NULL for a missing range.
  * Returns the number of new bytes; *nranges gets the number of new ranges. */
 static uint32_t tcp_ooo_merge(struct tcp_half *h, uint32_t s, uint32_t e, const uint8_t *p,
-			      bool insert, uint32_t *nranges)
+			      bool insert, uint32_t *nranges, ee_ts ts)
 {
 	struct tcp_ooo **link = &h->ooo;
 	uint32_t cur = s, added = 0;
@@ -310,6 +327,7 @@ static uint32_t tcp_ooo_merge(struct tcp_half *h, uint32_t s, uint32_t e, const 
 			if (nw) {
 				nw->seq = cur;
 				nw->len = n;
+				nw->ts = ts;
 				nw->missing = !p;
 				if (p)
 					memcpy(nw->data, p + (cur - s), n);
@@ -351,13 +369,132 @@ static void tcp_half_flush(struct tcp_table *t, struct tcp_conn *c, enum tcp_dir
 /* Places one segment's bytes: delivers what is in order, drops what was delivered, buffers
  * what is ahead of a hole; when the buffer limits would be exceeded, the oldest hole is
  * declared lost until the segment fits or becomes in order. */
+static void settle_list_remove(struct tcp_table *t, struct tcp_conn *c)
+{
+	if (!c->in_settle_list)
+		return;
+	if (c->sprev)
+		c->sprev->snext = c->snext;
+	else
+		t->settle_head = c->snext;
+	if (c->snext)
+		c->snext->sprev = c->sprev;
+	else
+		t->settle_tail = c->sprev;
+	c->sprev = c->snext = NULL;
+	c->in_settle_list = false;
+}
+
+/* Settle starts come in capture-time order, so the list stays sorted by appending. */
+static void settle_list_append(struct tcp_table *t, struct tcp_conn *c, ee_ts ts)
+{
+	if (c->in_settle_list)
+		return;
+	c->settle_ts = ts;
+	c->in_settle_list = true;
+	c->sprev = t->settle_tail;
+	c->snext = NULL;
+	if (t->settle_tail)
+		t->settle_tail->snext = c;
+	else
+		t->settle_head = c;
+	t->settle_tail = c;
+}
+
+/* Ends the settling of a connection adopted mid-stream: each direction starts at the lowest
+ * byte seen, and the bytes held are delivered with their own arrival times, the two
+ * directions interleaved in arrival order (a request before its response), as if they had
+ * never been held. Holes left stay open like any other. */
+static void tcp_conn_settle(struct tcp_table *t, struct tcp_conn *c)
+{
+	struct tcp_half *hs[2] = {&c->half[TCP_C2S], &c->half[TCP_S2C]};
+	settle_list_remove(t, c);
+	if (!hs[0]->settling && !hs[1]->settling)
+		return;
+	hs[0]->settling = hs[1]->settling = false;
+	for (;;) {
+		int pick = -1;
+		for (int d = 0; d < 2; d++) {
+			const struct tcp_ooo *x = hs[d]->ooo;
+			if (x && seq_le(x->seq, hs[d]->next) &&
+			    (pick < 0 || x->ts < hs[pick]->ooo->ts))
+				pick = d;
+		}
+		if (pick < 0)
+			return;
+		struct tcp_half *h = hs[pick];
+		struct tcp_ooo *x = h->ooo;
+		h->ooo = x->next;
+		h->ooo_n--;
+		if (!x->missing)
+			h->ooo_bytes -= x->len;
+		uint32_t skip = h->next - x->seq;
+		if (skip < x->len) {
+			h->next = x->seq + x->len;
+			if (x->missing)
+				h->gap_pending += x->len - skip;
+			else
+				tcp_half_emit(t, c, (enum tcp_dir)pick, x->data + skip, x->len - skip, x->ts);
+		}
+		free(x);
+	}
+}
+
+static void tcp_half_settle(struct tcp_table *t, struct tcp_conn *c, enum tcp_dir dir, ee_ts ts)
+{
+	(void)dir;
+	(void)ts;
+	tcp_conn_settle(t, c);
+}
+
+/* While settling: moves the start back to an earlier segment, and buffers the segment.
+ * Returns false when the segment must take the normal path (settling over). */
+static bool tcp_half_settling_segment(struct tcp_table *t, struct tcp_conn *c, enum tcp_dir dir,
+				      const struct tcp_seg *sg, ee_ts ts)
+{
+	struct tcp_half *h = &c->half[dir];
+	/* Nothing was delivered yet, so the start may move back; buffered ranges stay ahead
+	 * of it. */
+	if (seq_lt(sg->s, h->next) && h->next - sg->s <= TCP_ADOPT_BACK)
+		h->next = sg->s;
+	h->settle_n++;
+	uint32_t r1, r2;
+	uint32_t from = seq_lt(sg->s, h->next) ? h->next : sg->s;
+	if (!seq_lt(from, sg->e) || h->settle_n > TCP_ADOPT_SEGMENTS ||
+	    ts - h->settle_ts > TCP_ADOPT_US) {
+		tcp_half_settle(t, c, dir, ts);
+		return false;
+	}
+	uint32_t cap_from = seq_lt(from, sg->cap_end) ? from : sg->cap_end;
+	uint32_t nb = tcp_ooo_merge(h, cap_from, sg->cap_end, sg->p + (cap_from - sg->s), false, &r1, ts);
+	t->st.retrans_bytes += (cap_from - sg->s) + (sg->cap_end - cap_from) - nb;
+	(void)tcp_ooo_merge(h, sg->cap_end, sg->e, NULL, false, &r2, ts);
+	if ((uint64_t)h->ooo_bytes + nb > TCP_OOO_MAX_BYTES ||
+	    (uint64_t)h->ooo_n + r1 + r2 > TCP_OOO_MAX_RANGES) {
+		tcp_half_settle(t, c, dir, ts);
+		return false;
+	}
+	tcp_ooo_merge(h, cap_from, sg->cap_end, sg->p + (cap_from - sg->s), true, &r1, ts);
+	tcp_ooo_merge(h, sg->cap_end, sg->e, NULL, true, &r2, ts);
+	return true;
+}
+
 static void tcp_half_segment(struct tcp_table *t, struct tcp_conn *c, enum tcp_dir dir,
 			     const struct tcp_seg *sg, ee_ts ts)
 {
 	struct tcp_half *h = &c->half[dir];
 	if (!h->init) {
+		/* A pure ACK says where nothing starts: the first data segment does. */
+		if (sg->s == sg->e)
+			return;
 		h->next = sg->s;
 		h->init = true;
+		if (!h->syn && !c->info.saw_syn) {
+			h->settling = true;
+			h->settle_n = 0;
+			h->settle_ts = ts;
+			settle_list_append(t, c, ts);
+		}
 	}
 	struct tcp_seg clip;
 	if (h->fin_seen && seq_lt(h->fin_seq, sg->e)) {
@@ -369,6 +506,8 @@ static void tcp_half_segment(struct tcp_table *t, struct tcp_conn *c, enum tcp_d
 		sg = &clip;
 	}
 	if (sg->s == sg->e)
+		return;
+	if (h->settling && tcp_half_settling_segment(t, c, dir, sg, ts))
 		return;
 	bool counted = false;
 	for (;;) {
@@ -388,14 +527,14 @@ static void tcp_half_segment(struct tcp_table *t, struct tcp_conn *c, enum tcp_d
 			counted = true;
 		}
 		uint32_t r1, r2;
-		uint32_t nb = tcp_ooo_merge(h, sg->s, sg->cap_end, sg->p, false, &r1);
-		(void)tcp_ooo_merge(h, sg->cap_end, sg->e, NULL, false, &r2);
+		uint32_t nb = tcp_ooo_merge(h, sg->s, sg->cap_end, sg->p, false, &r1, ts);
+		(void)tcp_ooo_merge(h, sg->cap_end, sg->e, NULL, false, &r2, ts);
 		if ((uint64_t)h->ooo_bytes + nb <= TCP_OOO_MAX_BYTES &&
 		    (uint64_t)h->ooo_n + r1 + r2 <= TCP_OOO_MAX_RANGES) {
 			uint32_t dup = (sg->cap_end - sg->s) - nb;
 			t->st.retrans_bytes += dup;
-			tcp_ooo_merge(h, sg->s, sg->cap_end, sg->p, true, &r1);
-			tcp_ooo_merge(h, sg->cap_end, sg->e, NULL, true, &r2);
+			tcp_ooo_merge(h, sg->s, sg->cap_end, sg->p, true, &r1, ts);
+			tcp_ooo_merge(h, sg->cap_end, sg->e, NULL, true, &r2, ts);
 			return;
 		}
 		if (!h->ooo) {
@@ -441,6 +580,7 @@ static void tcp_half_fin(struct tcp_table *t, struct tcp_conn *c, enum tcp_dir d
 	struct tcp_half *h = &c->half[dir];
 	if (h->fin_seen)
 		return;
+	tcp_half_settle(t, c, dir, ts);
 	if (!h->init) {
 		h->next = fin_seq;
 		h->init = true;
@@ -477,6 +617,8 @@ static void tcp_conn_close(struct tcp_table *t, struct tcp_conn *c, enum tcp_clo
 {
 	if (c->closed)
 		return;
+	tcp_half_settle(t, c, TCP_C2S, ts);
+	tcp_half_settle(t, c, TCP_S2C, ts);
 	tcp_half_fin_settle(t, c, TCP_C2S, true, ts);
 	tcp_half_fin_settle(t, c, TCP_S2C, true, ts);
 	tcp_half_flush(t, c, TCP_C2S, ts);
@@ -491,6 +633,7 @@ static void tcp_conn_close(struct tcp_table *t, struct tcp_conn *c, enum tcp_clo
 /* Unlinks c from the hash and the activity list and frees it (no callback). */
 static void tcp_conn_free(struct tcp_table *t, struct tcp_conn *c)
 {
+	settle_list_remove(t, c);
 	struct tcp_conn **pp = &t->buckets[c->hash & (t->nbuckets - 1)];
 	while (*pp && *pp != c)
 		pp = &(*pp)->hnext;
@@ -623,6 +766,10 @@ static void tcp_conn_segment(struct tcp_table *t, struct tcp_conn *c, enum tcp_d
 			h->syn = true;
 			h->isn = pkt->seq;
 		}
+		/* The SYN came after data in a reordered capture: the stream starts after it. */
+		if (h->settling && seq_lt(pkt->seq + 1, h->next) &&
+		    h->next - (pkt->seq + 1) <= TCP_ADOPT_BACK)
+			h->next = pkt->seq + 1;
 		if (!h->init) {
 			h->next = pkt->seq + 1;
 			h->init = true;
@@ -635,6 +782,11 @@ static void tcp_conn_segment(struct tcp_table *t, struct tcp_conn *c, enum tcp_d
 			o->init = true;
 		}
 	}
+	/* A direction still settling (mid-stream start) is released after TCP_ADOPT_US even
+	 * when only the other direction carries traffic. */
+	struct tcp_half *other = &c->half[!dir];
+	if (other->settling && pkt->ts - other->settle_ts > TCP_ADOPT_US)
+		tcp_half_settle(t, c, !dir, pkt->ts);
 	struct tcp_seg sg = { .s = s, .e = s + wire_len, .cap_end = s + pkt->len, .p = pkt->payload };
 	tcp_half_segment(t, c, dir, &sg, pkt->ts);
 	if (pkt->flags & CAP_TH_FIN)
@@ -661,6 +813,10 @@ void tcp_table_feed(struct tcp_table *t, const struct cap_packet *pkt)
 	}
 	if (pkt->ts > t->clock)
 		t->clock = pkt->ts;
+	/* Connections whose settling time is over start now, even when they are quiet: the
+	 * timeline stays in capture order across connections. */
+	while (t->settle_head && t->clock - t->settle_head->settle_ts > TCP_ADOPT_US)
+		tcp_conn_settle(t, t->settle_head);
 	uint64_t hash = tcp_hash_pair(pkt->af, pkt->src, pkt->sport, pkt->dst, pkt->dport);
 	struct tcp_conn *c = tcp_table_lookup(t, pkt, hash);
 	if (c && (pkt->flags & CAP_TH_SYN) && !(pkt->flags & CAP_TH_RST)) {
@@ -707,6 +863,9 @@ void tcp_table_expire(struct tcp_table *t, ee_ts now)
 		tcp_conn_close(t, c, TCP_CLOSE_IDLE, now);
 		tcp_conn_free(t, c);
 	}
+	/* Mid-stream connections that stopped talking while settling start now. */
+	while (t->settle_head && now - t->settle_head->settle_ts > TCP_ADOPT_US)
+		tcp_conn_settle(t, t->settle_head);
 	/* Both sides sent FIN but a hole before a FIN was never filled: give up on it. */
 	for (struct tcp_conn *c = t->lru_head; c && now - c->last_ts > TCP_FIN_WAIT_US;) {
 		struct tcp_conn *next = c->lnext;

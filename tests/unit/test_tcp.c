@@ -201,13 +201,15 @@ static void test_midstream(void)
 	struct rec *r = rc.r[0];
 	CHECK(!r->info.saw_syn);
 	CHECK_EQ_STR(r->info.name, "10.0.0.1:40000-10.0.0.2:2379");
-	CHECK(r->n[TCP_S2C] == 6 && !memcmp(r->buf[TCP_S2C], "abcdef", 6));
-	CHECK(r->n[TCP_C2S] == 6 && !memcmp(r->buf[TCP_C2S], "xyzuvw", 6));
+	/* a mid-stream direction settles (TCP_ADOPT_*) before it delivers */
+	CHECK_EQ_INT(r->n[TCP_S2C] + r->n[TCP_C2S], 0);
 	struct tcp_stats st;
 	tcp_table_get_stats(t, &st);
 	CHECK_EQ_INT(st.conns_midstream, 1);
 	CHECK_EQ_INT(st.retrans_bytes, 3);
 	tcp_table_finish(t, now_ts);
+	CHECK(r->n[TCP_S2C] == 6 && !memcmp(r->buf[TCP_S2C], "abcdef", 6));
+	CHECK(r->n[TCP_C2S] == 6 && !memcmp(r->buf[TCP_C2S], "xyzuvw", 6));
 	CHECK_EQ_INT(r->ngaps[0] + r->ngaps[1], 0);
 	tcp_table_free(t);
 	rec_free(&rc);
@@ -416,6 +418,30 @@ static void test_ooo_range_limit(void)
 	tcp_table_free(t);
 	rec_free(&rc);
 	free(d);
+}
+
+/* A capture that joins mid-stream and reorders its first segments: the later segment is
+ * seen first. The stream starts at the earliest byte (no gap, no byte lost as a
+ * "retransmission"); after TCP_ADOPT_SEGMENTS the start is fixed and a segment from before
+ * it is an old retransmission. */
+static void test_midstream_reordered(void)
+{
+	struct recorder rc;
+	struct tcp_table *t = mk_table(&rc, NULL);
+	feed(t, true, 1006, 500, CAP_TH_ACK, "ghi", 3, 0);
+	feed(t, true, 1000, 500, CAP_TH_ACK, "abc", 3, 0);
+	feed(t, true, 1003, 500, CAP_TH_ACK, "def", 3, 0);
+	struct rec *r = rc.r[0];
+	CHECK_EQ_INT(r->n[TCP_C2S], 0);
+	for (uint32_t i = 0; i < 16; i++) /* past TCP_ADOPT_SEGMENTS: the start is fixed */
+		feed(t, true, 1009 + i, 500, CAP_TH_ACK, "x", 1, 0);
+	CHECK(r->n[TCP_C2S] >= 9 && !memcmp(r->buf[TCP_C2S], "abcdefghi", 9));
+	feed(t, true, 990, 500, CAP_TH_ACK, "0123456789", 10, 0); /* before the start: old */
+	tcp_table_finish(t, now_ts);
+	CHECK_EQ_INT(r->n[TCP_C2S], 9 + 16);
+	CHECK_EQ_INT(r->ngaps[TCP_C2S], 0);
+	tcp_table_free(t);
+	rec_free(&rc);
 }
 
 static void test_truncated(void)
@@ -676,9 +702,9 @@ static void test_any_port(void)
 	CHECK_EQ_INT(rc.n, 3);
 	CHECK_EQ_STR(rc.r[2]->info.name, "192.168.0.1:50000-192.168.0.2:3000");
 	CHECK(!rc.r[2]->info.saw_syn);
+	tcp_table_finish(t, 10);
 	CHECK(rc.r[2]->n[TCP_C2S] == 1 && rc.r[2]->buf[TCP_C2S][0] == 'q');
 	CHECK(rc.r[2]->n[TCP_S2C] == 1 && rc.r[2]->buf[TCP_S2C][0] == 'a');
-	tcp_table_finish(t, 10);
 	tcp_table_free(t);
 	rec_free(&rc);
 }
@@ -895,6 +921,7 @@ int main(void)
 	test_wraparound();
 	test_hole_at_finish();
 	test_ooo_limit();
+	test_midstream_reordered();
 	test_ooo_range_limit();
 	test_truncated();
 	test_rst();
