@@ -3,6 +3,9 @@
  * indexed by its sequence number, so the harness can check that each delivered byte is the
  * pattern byte at its stream position (positions advance by data and by gap sizes), that
  * nothing follows on_close, and that every opened connection is closed exactly once.
+ * A direction adopted mid-stream (no SYN seen) starts at the lowest byte of its first
+ * segments (tcp.c settles, TCP_ADOPT_*): the harness does not model that rule, it finds the
+ * start by locating the first delivered bytes in the pattern, then checks every later byte.
  *
  *   header (9 bytes):  base_seq[endpoint 0] (be32) | base_seq[endpoint 1] (be32) | config
  *   descriptor (8):    flags | seq offset (be16) | len (be16) | ack offset (be16) | cut
@@ -27,6 +30,7 @@ struct fz_conn {
 	int tuple;
 	int sender[2];   /* endpoint index sending in TCP_C2S, TCP_S2C */
 	bool init[2];
+	bool unknown[2]; /* mid-stream: the start is found from the first bytes delivered */
 	uint32_t pos[2]; /* sequence number of the next byte expected from tcp.c */
 	bool closed;
 };
@@ -54,7 +58,20 @@ static void fz_apply_init(struct fz_conn *c, const struct cap_packet *p, int sen
 	if (!c->init[dir]) {
 		c->init[dir] = true;
 		c->pos[dir] = ds;
+		c->unknown[dir] = !(p->flags & CAP_TH_SYN);
 	}
+}
+
+/* Finds where p (n >= 8 bytes) sits in sender s's pattern; false when nowhere. */
+static bool fz_locate(int s, const uint8_t *p, size_t n, uint32_t *seq)
+{
+	size_t m = n < 32 ? n : 32;
+	for (uint32_t idx = 0; idx + m <= FZ_PAT_LEN; idx++)
+		if (fz_pat[s][idx] == p[0] && !memcmp(fz_pat[s] + idx, p, m)) {
+			*seq = idx + fz_base[s];
+			return true;
+		}
+	return false;
 }
 
 static void *fz_open(void *ctx, const struct tcp_conn_info *ci, ee_ts ts)
@@ -77,6 +94,13 @@ static void fz_data(void *ctx, void *user, enum tcp_dir dir, const uint8_t *p, s
 	if (!c || c->closed || !c->init[dir] || n == 0)
 		fz_fail();
 	int s = c->sender[dir];
+	if (c->unknown[dir]) {
+		if (n < 8)
+			return; /* too short to place: the next delivery will be */
+		if (!fz_locate(s, p, n, &c->pos[dir]))
+			fz_fail();
+		c->unknown[dir] = false;
+	}
 	for (size_t i = 0; i < n; i++) {
 		uint32_t idx = c->pos[dir] + (uint32_t)i - fz_base[s];
 		if (idx >= FZ_PAT_LEN || p[i] != fz_pat[s][idx])
@@ -90,7 +114,8 @@ static void fz_gap(void *ctx, void *user, enum tcp_dir dir, uint64_t missing, ee
 	struct fz_conn *c = user;
 	if (!c || c->closed || !c->init[dir] || missing == 0 || missing > UINT32_MAX)
 		fz_fail();
-	c->pos[dir] += (uint32_t)missing;
+	if (!c->unknown[dir])
+		c->pos[dir] += (uint32_t)missing;
 }
 
 static void fz_close(void *ctx, void *user, enum tcp_close_reason why, ee_ts ts)
