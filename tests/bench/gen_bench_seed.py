@@ -9,9 +9,11 @@ the Watch stream each, so 2 TCP connections per worker) then run for SECONDS:
     with a mod_revision compare, exactly like kube-apiserver's GuaranteedUpdate (Api._txn);
   - single-key Range gets, paged LISTs (Range with limit, pinned revision), count_only;
   - occasional deletes and re-creates;
-  - one Watch stream per worker with prefix watches (prev_kv, progress_notify) on the whole
-    /registry/configmaps/ and /registry/pods/ trees, so every write fans out to every worker
-    as a watch event carrying the new and the previous value.
+  - one Watch stream per worker with prefix watches (prev_kv, progress_notify): workers 0
+    and 1 watch the whole /registry/configmaps/ and /registry/pods/ trees (two API servers:
+    every write fans out to both as an event carrying the new and the previous value), the
+    others their own namespace's pods; a progress request every 500 operations.
+Also in worker mode (--worker I --port P) for scripts/bench-live.sh's load.
 
 A few etcdctl calls (grpc-go stack, one connection each) are mixed in by the parent.
 The capture is then replicated to hundreds of MB by tests/bench/replicate.c.
@@ -58,7 +60,6 @@ def worker(idx, port, seconds, seed):
     on another.  Runs until `seconds` have passed."""
     import etcd3
     import gen_apiserver as ga
-    import k8s_encode as ke  # noqa: F401  (imported by gen_apiserver; kept for clarity)
 
     rng = random.Random(seed)
     harness._quiet_watch_threads()
