@@ -512,6 +512,22 @@ static enum k8s_field_rc k8s_pb_len_field(struct k8s_walk *w, json_t *obj,
 	return w->nomem ? K8S_FIELD_FAIL : K8S_FIELD_OK;
 }
 
+/* "#NUM", the name of a field the schema does not know. Hand-rolled: it runs for every
+ * field of every decoded value, and snprintf was a tenth of `trace --json` (perf). */
+static void field_number_name(char buf[16], uint32_t num)
+{
+	char tmp[12];
+	int n = 0;
+	do {
+		tmp[n++] = (char)('0' + num % 10);
+		num /= 10;
+	} while (num && n < (int)sizeof tmp);
+	buf[0] = '#';
+	for (int i = 0; i < n; i++)
+		buf[1 + i] = tmp[n - 1 - i];
+	buf[1 + n] = 0;
+}
+
 /* Reads and decodes the field at r into obj. */
 static enum k8s_field_rc k8s_pb_field(struct k8s_walk *w, const ProtobufCMessageDescriptor *d,
 				      json_t *obj, struct rd *r, int depth, bool strict)
@@ -527,7 +543,7 @@ static enum k8s_field_rc k8s_pb_field(struct k8s_walk *w, const ProtobufCMessage
 	const ProtobufCFieldDescriptor *fd =
 		d ? protobuf_c_message_descriptor_get_field(d, (unsigned)num) : NULL;
 	char uname[16];
-	snprintf(uname, sizeof uname, "#%u", (unsigned)num);
+	field_number_name(uname, (uint32_t)num);
 
 	if (wt == 2) {
 		uint64_t len = rd_varint(r);
