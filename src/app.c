@@ -577,6 +577,7 @@ int app_main(struct cli_opts *o)
 	a.store = store_new(o->max_mem);
 	a.mctx.o = o;
 	a.mctx.store = a.store;
+	a.mctx.keys_only = a.cmd->keys_only;
 	struct etcd_sink sink = {.ctx = &a, .on_record = on_record};
 	a.dec = etcd_decoder_new(&sink);
 	struct tcp_config tc = {

@@ -20,6 +20,8 @@ struct app;
 struct command_ops {
 	const char *name;
 	bool streaming;   /* prints as records arrive (trace, watch, writes) */
+	bool keys_only;   /* needs keys and housekeeping labels, never decoded values, writers
+			   * or diffs: meaning_build skips the value work (the hot path) */
 	int (*start)(struct app *a);
 	void (*on_record)(struct app *a, const struct etcd_record *r, const struct meaning *m);
 	void (*finish)(struct app *a);

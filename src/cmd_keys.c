@@ -444,10 +444,10 @@ static void get_finish(struct app *a)
 
 static void ignore_record(struct app *a, const struct etcd_record *r, const struct meaning *m) {}
 
-const struct command_ops cmd_list = {.name = "list", .on_record = ignore_record, .finish = list_finish};
-const struct command_ops cmd_count = {.name = "count", .on_record = ignore_record, .finish = count_finish};
-const struct command_ops cmd_custom = {.name = "custom", .on_record = ignore_record, .finish = custom_finish};
-const struct command_ops cmd_search = {.name = "search", .on_record = ignore_record, .finish = search_finish};
+const struct command_ops cmd_list = {.name = "list", .keys_only = true, .on_record = ignore_record, .finish = list_finish};
+const struct command_ops cmd_count = {.name = "count", .keys_only = true, .on_record = ignore_record, .finish = count_finish};
+const struct command_ops cmd_custom = {.name = "custom", .keys_only = true, .on_record = ignore_record, .finish = custom_finish};
+const struct command_ops cmd_search = {.name = "search", .keys_only = true, .on_record = ignore_record, .finish = search_finish};
 const struct command_ops cmd_get = {.name = "get", .on_record = ignore_record, .finish = get_finish};
 
 /* Exposed for cmd_status.c's `size`. */

@@ -472,9 +472,9 @@ static void size_finish(struct app *a)
 	keys_size_report(a, false);
 }
 
-const struct command_ops cmd_status = {.name = "status", .start = status_start, .on_record = status_record,
+const struct command_ops cmd_status = {.name = "status", .keys_only = true, .start = status_start, .on_record = status_record,
 				       .finish = status_finish, .free_state = status_free};
-const struct command_ops cmd_members = {.name = "members", .start = status_start, .on_record = status_record,
+const struct command_ops cmd_members = {.name = "members", .keys_only = true, .start = status_start, .on_record = status_record,
 					.finish = members_finish, .free_state = status_free};
-const struct command_ops cmd_size = {.name = "size", .start = status_start, .on_record = status_record,
+const struct command_ops cmd_size = {.name = "size", .keys_only = true, .start = status_start, .on_record = status_record,
 				     .finish = size_finish, .free_state = status_free};

@@ -95,6 +95,8 @@ static void explain_put(const struct meaning_ctx *ctx, struct meaning *m, const 
 			size_t key_len, const uint8_t *val, size_t val_len, int64_t mod_rev,
 			int64_t create_rev, const Mvccpb__KeyValue *prev)
 {
+	if (ctx->keys_only)
+		return;
 	decode_value(ctx, val, val_len, &m->val);
 	m->has_value = true;
 	if (prev && prev->value.len) {
@@ -163,7 +165,7 @@ void meaning_build(const struct meaning_ctx *ctx, const struct etcd_record *r, s
 				    w->prev);
 		} else if (w->op == REC_OP_DELETE) {
 			m->change = "delete";
-			if (w->prev && w->prev->value.len) {
+			if (w->prev && w->prev->value.len && !ctx->keys_only) {
 				decode_value(ctx, w->prev->value.data, w->prev->value.len, &m->prev);
 				m->has_prev = true;
 			}

@@ -33,6 +33,7 @@ struct meaning {
 struct meaning_ctx {
 	const struct cli_opts *o;
 	struct store *store;         /* may be NULL */
+	bool keys_only;              /* skip value decoding, writer and diff */
 };
 
 /* Fills m for r. Cheap for records without a key. Free with meaning_clear. */
