@@ -447,7 +447,22 @@ static void ignore_record(struct app *a, const struct etcd_record *r, const stru
 const struct command_ops cmd_list = {.name = "list", .keys_only = true, .on_record = ignore_record, .finish = list_finish};
 const struct command_ops cmd_count = {.name = "count", .keys_only = true, .on_record = ignore_record, .finish = count_finish};
 const struct command_ops cmd_custom = {.name = "custom", .keys_only = true, .on_record = ignore_record, .finish = custom_finish};
-const struct command_ops cmd_search = {.name = "search", .keys_only = true, .on_record = ignore_record, .finish = search_finish};
+/* A bad -E pattern is an error before any packet is read, not an empty answer. */
+static int search_start(struct app *a)
+{
+	regex_t re;
+	if (!a->o->regex || !a->o->n_args)
+		return 0;
+	if (regcomp(&re, a->o->args[0], REG_EXTENDED | REG_NOSUB)) {
+		fprintf(stderr, "etcd-explorer: bad regular expression '%s'\n", a->o->args[0]);
+		return -1;
+	}
+	regfree(&re);
+	return 0;
+}
+
+const struct command_ops cmd_search = {.name = "search", .keys_only = true, .start = search_start,
+				       .on_record = ignore_record, .finish = search_finish};
 const struct command_ops cmd_get = {.name = "get", .on_record = ignore_record, .finish = get_finish};
 
 /* Exposed for cmd_status.c's `size`. */
