@@ -65,6 +65,10 @@ int app_main(struct cli_opts *o);
  * --key-prefix, --writes, --no-housekeeping). */
 bool app_filter_pass(const struct app *a, const struct etcd_record *r, const struct meaning *m);
 
+/* The key bytes a record is about: a write's or event's key, a watch's start key, an RPC
+ * request's key (a Txn's first compare); NULL when it has none. */
+const uint8_t *app_record_key(const struct etcd_record *r, size_t *len);
+
 /* Commands (src/cmd_*.c). */
 const struct command_ops *command_lookup(const char *name);
 

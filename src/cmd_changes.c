@@ -203,15 +203,10 @@ static void writes_record(struct app *a, const struct etcd_record *r, const stru
 	const struct rec_rpc *rpc = &r->u.rpc;
 	if (rpc->m->method != EM_PUT && rpc->m->method != EM_TXN && rpc->m->method != EM_DELETE_RANGE)
 		return;
-	if (s->prefix_len) { /* the key the attempt was about: Put/DeleteRange key, Txn compare */
-		const ProtobufCBinaryData *k = NULL;
-		if (rpc->req && rpc->m->method == EM_PUT)
-			k = &((const Etcdserverpb__PutRequest *)rpc->req)->key;
-		else if (rpc->req && rpc->m->method == EM_DELETE_RANGE)
-			k = &((const Etcdserverpb__DeleteRangeRequest *)rpc->req)->key;
-		else if (rpc->req && ((const Etcdserverpb__TxnRequest *)rpc->req)->n_compare)
-			k = &((const Etcdserverpb__TxnRequest *)rpc->req)->compare[0]->key;
-		if (!k || !under_prefix(s, k->data, k->len))
+	if (s->prefix_len) {
+		size_t klen = 0;
+		const uint8_t *k = app_record_key(r, &klen);
+		if (!k || !under_prefix(s, k, klen))
 			return;
 	}
 	char reason[256];

@@ -26,6 +26,16 @@ static bool has_prefix(const struct store_key *k, const char *p)
 	return k->key_len >= n && !memcmp(k->key, p, n);
 }
 
+/* The kv fields `list` and `get` share (docs/json.md). */
+static void json_kv_fields(struct jw *w, const struct store_key *k, const struct store_version *v)
+{
+	jw_key_bytes(w, "key", k->key, k->key_len);
+	jw_ki64(w, "create_revision", v->create_revision);
+	jw_ki64(w, "mod_revision", v->mod_revision);
+	jw_ki64(w, "version", v->version);
+	jw_ku64(w, "value_size", v->value_len);
+}
+
 /* list [PREFIX]: live keys with their latest revision; deleted keys marked in text. */
 static void list_finish(struct app *a)
 {
@@ -49,11 +59,7 @@ static void list_finish(struct app *a)
 			struct jw *w = &a->out.jw;
 			jw_reset(w);
 			jw_obj_begin(w);
-			jw_key_bytes(w, "key", k->key, k->key_len);
-			jw_ki64(w, "create_revision", v->create_revision);
-			jw_ki64(w, "mod_revision", v->mod_revision);
-			jw_ki64(w, "version", v->version);
-			jw_ku64(w, "value_size", v->value_len);
+			json_kv_fields(w, k, v);
 			jw_ki64(w, "lease", v->lease);
 			out_json_k8s_key(w, &kk);
 			jw_kstr(w, "source", source_name(v->source));
@@ -354,11 +360,7 @@ static void get_finish(struct app *a)
 		struct jw *w = &a->out.jw;
 		jw_reset(w);
 		jw_obj_begin(w);
-		jw_key_bytes(w, "key", k->key, k->key_len);
-		jw_ki64(w, "create_revision", v->create_revision);
-		jw_ki64(w, "mod_revision", v->mod_revision);
-		jw_ki64(w, "version", v->version);
-		jw_ku64(w, "value_size", v->value_len);
+		json_kv_fields(w, k, v);
 		if (v->deleted)
 			jw_kbool(w, "deleted", true);
 		jw_key(w, "object");

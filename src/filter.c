@@ -4,8 +4,7 @@
 
 #include "app.h"
 
-/* The key bytes a record is about (NULL when it has none). */
-static const uint8_t *record_key(const struct etcd_record *r, size_t *len)
+const uint8_t *app_record_key(const struct etcd_record *r, size_t *len)
 {
 	switch (r->c.kind) {
 	case REC_WRITE: *len = r->u.write.key_len; return r->u.write.key;
@@ -49,7 +48,7 @@ bool app_filter_pass(const struct app *a, const struct etcd_record *r, const str
 		return false;
 	if (o->f_key_prefix) {
 		size_t len = 0, pl = strlen(o->f_key_prefix);
-		const uint8_t *k = record_key(r, &len);
+		const uint8_t *k = app_record_key(r, &len);
 		if (!k || len < pl || memcmp(k, o->f_key_prefix, pl))
 			return false;
 	}

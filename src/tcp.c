@@ -249,6 +249,30 @@ static void tcp_half_emit(struct tcp_table *t, struct tcp_conn *c, enum tcp_dir 
 		t->cb.on_data(t->cb.ctx, c->user, dir, p, n, ts);
 }
 
+/* Delivers the first buffered range (which starts at or before next) at time ts: its new
+ * bytes go up, or become a pending gap when they were cut by the snaplen. */
+static void tcp_half_consume_head(struct tcp_table *t, struct tcp_conn *c, enum tcp_dir dir,
+				  ee_ts ts)
+{
+	struct tcp_half *h = &c->half[dir];
+	struct tcp_ooo *x = h->ooo;
+	/* Unlink first: the callback sees a consistent buffer. */
+	h->ooo = x->next;
+	h->ooo_n--;
+	if (!x->missing)
+		h->ooo_bytes -= x->len;
+	uint32_t skip = h->next - x->seq;
+	if (skip < x->len) {
+		uint32_t n = x->len - skip;
+		h->next = x->seq + x->len;
+		if (x->missing)
+			h->gap_pending += n;
+		else
+			tcp_half_emit(t, c, dir, x->data + skip, n, ts);
+	}
+	free(x);
+}
+
 /* Delivers everything contiguous with next: buffered ranges and the current segment (sg may
  * be NULL), taking the buffered copy where both cover a byte (the first copy wins). */
 static void tcp_half_deliver(struct tcp_table *t, struct tcp_conn *c, enum tcp_dir dir,
@@ -258,21 +282,7 @@ static void tcp_half_deliver(struct tcp_table *t, struct tcp_conn *c, enum tcp_d
 	for (;;) {
 		struct tcp_ooo *x = h->ooo;
 		if (x && seq_le(x->seq, h->next)) {
-			/* Unlink first: the callback sees a consistent buffer. */
-			h->ooo = x->next;
-			h->ooo_n--;
-			if (!x->missing)
-				h->ooo_bytes -= x->len;
-			uint32_t skip = h->next - x->seq;
-			if (skip < x->len) {
-				uint32_t n = x->len - skip;
-				h->next = x->seq + x->len;
-				if (x->missing)
-					h->gap_pending += n;
-				else
-					tcp_half_emit(t, c, dir, x->data + skip, n, ts);
-			}
-			free(x);
+			tcp_half_consume_head(t, c, dir, ts);
 			continue;
 		}
 		if (sg && seq_le(sg->s, h->next) && seq_lt(h->next, sg->e)) {
@@ -422,29 +432,8 @@ static void tcp_conn_settle(struct tcp_table *t, struct tcp_conn *c)
 		}
 		if (pick < 0)
 			return;
-		struct tcp_half *h = hs[pick];
-		struct tcp_ooo *x = h->ooo;
-		h->ooo = x->next;
-		h->ooo_n--;
-		if (!x->missing)
-			h->ooo_bytes -= x->len;
-		uint32_t skip = h->next - x->seq;
-		if (skip < x->len) {
-			h->next = x->seq + x->len;
-			if (x->missing)
-				h->gap_pending += x->len - skip;
-			else
-				tcp_half_emit(t, c, (enum tcp_dir)pick, x->data + skip, x->len - skip, x->ts);
-		}
-		free(x);
+		tcp_half_consume_head(t, c, (enum tcp_dir)pick, hs[pick]->ooo->ts);
 	}
-}
-
-static void tcp_half_settle(struct tcp_table *t, struct tcp_conn *c, enum tcp_dir dir, ee_ts ts)
-{
-	(void)dir;
-	(void)ts;
-	tcp_conn_settle(t, c);
 }
 
 /* While settling: moves the start back to an earlier segment, and buffers the segment.
@@ -462,7 +451,7 @@ static bool tcp_half_settling_segment(struct tcp_table *t, struct tcp_conn *c, e
 	uint32_t from = seq_lt(sg->s, h->next) ? h->next : sg->s;
 	if (!seq_lt(from, sg->e) || h->settle_n > TCP_ADOPT_SEGMENTS ||
 	    ts - h->settle_ts > TCP_ADOPT_US) {
-		tcp_half_settle(t, c, dir, ts);
+		tcp_conn_settle(t, c);
 		return false;
 	}
 	uint32_t cap_from = seq_lt(from, sg->cap_end) ? from : sg->cap_end;
@@ -471,7 +460,7 @@ static bool tcp_half_settling_segment(struct tcp_table *t, struct tcp_conn *c, e
 	(void)tcp_ooo_merge(h, sg->cap_end, sg->e, NULL, false, &r2, ts);
 	if ((uint64_t)h->ooo_bytes + nb > TCP_OOO_MAX_BYTES ||
 	    (uint64_t)h->ooo_n + r1 + r2 > TCP_OOO_MAX_RANGES) {
-		tcp_half_settle(t, c, dir, ts);
+		tcp_conn_settle(t, c);
 		return false;
 	}
 	tcp_ooo_merge(h, cap_from, sg->cap_end, sg->p + (cap_from - sg->s), true, &r1, ts);
@@ -580,7 +569,7 @@ static void tcp_half_fin(struct tcp_table *t, struct tcp_conn *c, enum tcp_dir d
 	struct tcp_half *h = &c->half[dir];
 	if (h->fin_seen)
 		return;
-	tcp_half_settle(t, c, dir, ts);
+	tcp_conn_settle(t, c);
 	if (!h->init) {
 		h->next = fin_seq;
 		h->init = true;
@@ -617,8 +606,7 @@ static void tcp_conn_close(struct tcp_table *t, struct tcp_conn *c, enum tcp_clo
 {
 	if (c->closed)
 		return;
-	tcp_half_settle(t, c, TCP_C2S, ts);
-	tcp_half_settle(t, c, TCP_S2C, ts);
+	tcp_conn_settle(t, c);
 	tcp_half_fin_settle(t, c, TCP_C2S, true, ts);
 	tcp_half_fin_settle(t, c, TCP_S2C, true, ts);
 	tcp_half_flush(t, c, TCP_C2S, ts);
@@ -786,7 +774,7 @@ static void tcp_conn_segment(struct tcp_table *t, struct tcp_conn *c, enum tcp_d
 	 * when only the other direction carries traffic. */
 	struct tcp_half *other = &c->half[!dir];
 	if (other->settling && pkt->ts - other->settle_ts > TCP_ADOPT_US)
-		tcp_half_settle(t, c, !dir, pkt->ts);
+		tcp_conn_settle(t, c);
 	struct tcp_seg sg = { .s = s, .e = s + wire_len, .cap_end = s + pkt->len, .p = pkt->payload };
 	tcp_half_segment(t, c, dir, &sg, pkt->ts);
 	if (pkt->flags & CAP_TH_FIN)
