@@ -46,7 +46,7 @@
 /* One buffered range ahead of the next expected byte. missing = the bytes were cut by the
  * snaplen: the range is known lost and becomes a gap when reached. */
 struct tcp_ooo {
-	struct tcp_ooo *next;
+	struct tcp_ooo *next, *prev;
 	uint32_t seq, len;
 	ee_ts ts;              /* arrival of the segment that brought it */
 	bool missing;
@@ -65,6 +65,8 @@ struct tcp_half {
 	bool fin_seen;         /* a FIN arrived: the stream ends at fin_seq */
 	bool fin;              /* ... and every byte before it was delivered or declared lost */
 	struct tcp_ooo *ooo;   /* sorted, non-overlapping, all ahead of next */
+	struct tcp_ooo *ooo_tail; /* last of ooo (NULL when empty): after a lost segment, the
+				   * later ones land at or near it (tcp_ooo_merge) */
 	uint32_t ooo_bytes, ooo_n;
 	uint64_t gap_pending;  /* lost bytes not yet reported: adjacent losses merge into one */
 };
@@ -258,6 +260,10 @@ static void tcp_half_consume_head(struct tcp_table *t, struct tcp_conn *c, enum 
 	struct tcp_ooo *x = h->ooo;
 	/* Unlink first: the callback sees a consistent buffer. */
 	h->ooo = x->next;
+	if (h->ooo)
+		h->ooo->prev = NULL;
+	else
+		h->ooo_tail = NULL;
 	h->ooo_n--;
 	if (!x->missing)
 		h->ooo_bytes -= x->len;
@@ -307,16 +313,31 @@ static void tcp_half_deliver(struct tcp_table *t, struct tcp_conn *c, enum tcp_d
 
 /* Walks the buffer for range [s, e) and counts (or, with insert, stores) the parts that no
  * buffered range covers yet. p holds the bytes of [s, e), or is NULL for a missing range.
- * Returns the number of new bytes; *nranges gets the number of new ranges. */
-static uint32_t tcp_ooo_merge(struct tcp_half *h, uint32_t s, uint32_t e, const uint8_t *p,
-			      bool insert, uint32_t *nranges, ee_ts ts)
+ * Returns the number of new bytes; *nranges gets the number of new ranges.
+ * The walk starts at the last range that begins at or before s, found from the tail
+ * backwards: after a lost segment, every later one lands at the tail (or, resent or
+ * reordered, near it), so the cost per segment does not grow with the buffer (from the
+ * head, it did: quadratic in the segments held behind a hole). */
+static uint32_t tcp_ooo_merge(struct tcp_table *t, struct tcp_half *h, uint32_t s, uint32_t e,
+			      const uint8_t *p, bool insert, uint32_t *nranges, ee_ts ts)
 {
-	struct tcp_ooo **link = &h->ooo;
+	struct tcp_ooo *prev = h->ooo_tail;
+	while (prev && seq_lt(s, prev->seq)) {
+		t->st.ooo_walk++;
+		prev = prev->prev;
+	}
+	/* link: the pointer to the first range to look at; prev: the range before it */
+	struct tcp_ooo **link = prev ? (prev->prev ? &prev->prev->next : &h->ooo) : &h->ooo;
+	if (prev)
+		prev = prev->prev;
 	uint32_t cur = s, added = 0;
 	*nranges = 0;
 	while (seq_lt(cur, e)) {
 		struct tcp_ooo *x = *link;
+		if (x)
+			t->st.ooo_walk++;
 		if (x && seq_le(x->seq + x->len, cur)) {
+			prev = x;
 			link = &x->next;
 			continue;
 		}
@@ -326,6 +347,7 @@ static uint32_t tcp_ooo_merge(struct tcp_half *h, uint32_t s, uint32_t e, const 
 		if (!seq_lt(cur, end)) {
 			/* cur is inside x: skip what x already holds. */
 			cur = x->seq + x->len;
+			prev = x;
 			link = &x->next;
 			continue;
 		}
@@ -342,7 +364,13 @@ static uint32_t tcp_ooo_merge(struct tcp_half *h, uint32_t s, uint32_t e, const 
 				if (p)
 					memcpy(nw->data, p + (cur - s), n);
 				nw->next = x;
+				nw->prev = prev;
 				*link = nw;
+				if (x)
+					x->prev = nw;
+				else
+					h->ooo_tail = nw;
+				prev = nw;
 				link = &nw->next;
 				h->ooo_n++;
 				if (p)
@@ -455,16 +483,16 @@ static bool tcp_half_settling_segment(struct tcp_table *t, struct tcp_conn *c, e
 		return false;
 	}
 	uint32_t cap_from = seq_lt(from, sg->cap_end) ? from : sg->cap_end;
-	uint32_t nb = tcp_ooo_merge(h, cap_from, sg->cap_end, sg->p + (cap_from - sg->s), false, &r1, ts);
+	uint32_t nb = tcp_ooo_merge(t, h, cap_from, sg->cap_end, sg->p + (cap_from - sg->s), false, &r1, ts);
 	t->st.retrans_bytes += (cap_from - sg->s) + (sg->cap_end - cap_from) - nb;
-	(void)tcp_ooo_merge(h, sg->cap_end, sg->e, NULL, false, &r2, ts);
+	(void)tcp_ooo_merge(t, h, sg->cap_end, sg->e, NULL, false, &r2, ts);
 	if ((uint64_t)h->ooo_bytes + nb > TCP_OOO_MAX_BYTES ||
 	    (uint64_t)h->ooo_n + r1 + r2 > TCP_OOO_MAX_RANGES) {
 		tcp_conn_settle(t, c);
 		return false;
 	}
-	tcp_ooo_merge(h, cap_from, sg->cap_end, sg->p + (cap_from - sg->s), true, &r1, ts);
-	tcp_ooo_merge(h, sg->cap_end, sg->e, NULL, true, &r2, ts);
+	tcp_ooo_merge(t, h, cap_from, sg->cap_end, sg->p + (cap_from - sg->s), true, &r1, ts);
+	tcp_ooo_merge(t, h, sg->cap_end, sg->e, NULL, true, &r2, ts);
 	return true;
 }
 
@@ -516,14 +544,14 @@ static void tcp_half_segment(struct tcp_table *t, struct tcp_conn *c, enum tcp_d
 			counted = true;
 		}
 		uint32_t r1, r2;
-		uint32_t nb = tcp_ooo_merge(h, sg->s, sg->cap_end, sg->p, false, &r1, ts);
-		(void)tcp_ooo_merge(h, sg->cap_end, sg->e, NULL, false, &r2, ts);
+		uint32_t nb = tcp_ooo_merge(t, h, sg->s, sg->cap_end, sg->p, false, &r1, ts);
+		(void)tcp_ooo_merge(t, h, sg->cap_end, sg->e, NULL, false, &r2, ts);
 		if ((uint64_t)h->ooo_bytes + nb <= TCP_OOO_MAX_BYTES &&
 		    (uint64_t)h->ooo_n + r1 + r2 <= TCP_OOO_MAX_RANGES) {
 			uint32_t dup = (sg->cap_end - sg->s) - nb;
 			t->st.retrans_bytes += dup;
-			tcp_ooo_merge(h, sg->s, sg->cap_end, sg->p, true, &r1, ts);
-			tcp_ooo_merge(h, sg->cap_end, sg->e, NULL, true, &r2, ts);
+			tcp_ooo_merge(t, h, sg->s, sg->cap_end, sg->p, true, &r1, ts);
+			tcp_ooo_merge(t, h, sg->cap_end, sg->e, NULL, true, &r2, ts);
 			return;
 		}
 		if (!h->ooo) {
@@ -594,6 +622,12 @@ static void tcp_half_fin(struct tcp_table *t, struct tcp_conn *c, enum tcp_dir d
 		if (!x->missing)
 			h->ooo_bytes -= x->len;
 		free(x);
+	}
+	/* The ranges past the FIN are gone: relink what is kept. */
+	h->ooo_tail = NULL;
+	for (struct tcp_ooo *x = h->ooo; x; x = x->next) {
+		x->prev = h->ooo_tail;
+		h->ooo_tail = x;
 	}
 	h->fin_seen = true;
 	h->fin_seq = fin_seq;

@@ -67,6 +67,8 @@ struct tcp_stats {
 	uint64_t segments, bytes;
 	uint64_t retrans_bytes;  /* already delivered: dropped */
 	uint64_t ooo_segments;   /* arrived ahead of a hole */
+	uint64_t ooo_walk;       /* buffered ranges visited to place segments: stays in
+				  * proportion to ooo_segments (a cost counter for tests) */
 	uint64_t gaps, gap_bytes;
 	uint64_t evicted;
 	uint64_t ignored;        /* segments on other ports */

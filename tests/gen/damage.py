@@ -1,13 +1,19 @@
 #!/usr/bin/python3
 """Write damaged variants of a pcap for robustness tests (reordering, duplicates, a lost
-segment, short snaplen, bit flips).  Pure python, no scapy: classic pcap only (either byte
+segment, bursts of lost packets, short snaplen, bit flips).  Pure python, no scapy: classic pcap only (either byte
 order, usec or nsec); the link layer is parsed just enough to find the TCP payload
 (Ethernet + 802.1Q, Linux SLL/SLL2, BSD NULL/loopback, raw IPv4/IPv6).
 Deterministic: the same input, options and --seed give the same output bytes.
 
 Usage: damage.py IN.pcap OUT.pcap [--reorder W] [--duplicate P] [--drop-one N]
-                 [--snaplen S] [--bitflip P] [--seed N]
-Steps run in this order: drop-one, duplicate, reorder, bitflip, snaplen.
+                 [--drop-bursts F [--burst-len MIN:MAX]] [--snaplen S] [--bitflip P]
+                 [--seed N]
+Steps run in this order: drop-one, drop-bursts, duplicate, reorder, bitflip, snaplen.
+
+--drop-bursts F drops about the fraction F (0..1) of all records, in runs of consecutive
+records (both directions, handshakes and ACKs alike) of MIN..MAX records (default 50:2000),
+as a kernel capture ring that overflows loses them; the kept runs between bursts are drawn
+so that the expected lost fraction is F.
 """
 
 import argparse
@@ -113,6 +119,30 @@ def step_drop_one(p, n, rng):
     return "fewer than %d payload packets: nothing dropped" % n
 
 
+def step_drop_bursts(p, frac, rng, lo=50, hi=2000):
+    """Drop about frac of the records in bursts of lo..hi consecutive records.  Bursts and
+    the kept runs between them alternate; a kept run is uniform in 0..2*mean, where mean =
+    mean_burst * (1 - frac) / frac, so that the expected lost fraction is frac."""
+    if frac <= 0:
+        return "drop-bursts 0: nothing dropped"
+    frac = min(frac, 1.0)
+    mean_keep = (lo + hi) / 2.0 * (1.0 - frac) / frac
+    out, i, n, bursts = [], 0, len(p.recs), 0
+    while i < n:
+        keep = int(rng.uniform(0, 2 * mean_keep) + 0.5)
+        out.extend(p.recs[i:i + keep])
+        i += keep
+        if i >= n:
+            break
+        burst = rng.randint(lo, hi)
+        i += burst
+        bursts += 1
+    dropped = n - len(out)
+    p.recs = out
+    return "dropped %d of %d records (%.1f%%) in %d bursts of %d..%d" % (
+        dropped, n, 100.0 * dropped / max(n, 1), bursts, lo, hi)
+
+
 def step_duplicate(p, prob, rng):
     """Each record is followed by an exact copy with probability prob."""
     out, n = [], 0
@@ -169,13 +199,16 @@ def step_snaplen(p, s, rng):
     return "cut %d records to %d bytes" % (n, s)
 
 
-def damage(raw, reorder=0, duplicate=0.0, drop_one=0, snaplen=0, bitflip=0.0, seed=1):
+def damage(raw, reorder=0, duplicate=0.0, drop_one=0, snaplen=0, bitflip=0.0, seed=1,
+           drop_bursts=0.0, burst_len=(50, 2000)):
     """Apply the chosen steps to pcap bytes; return (bytes, [step summaries])."""
     p = Pcap(raw)
     rng = random.Random(seed)
     notes = []
     if drop_one:
         notes.append(step_drop_one(p, drop_one, rng))
+    if drop_bursts:
+        notes.append(step_drop_bursts(p, drop_bursts, rng, burst_len[0], burst_len[1]))
     if duplicate:
         notes.append(step_duplicate(p, duplicate, rng))
     if reorder and reorder > 1:
@@ -194,15 +227,25 @@ def main(argv=None):
     ap.add_argument("--reorder", type=int, default=0, metavar="W")
     ap.add_argument("--duplicate", type=float, default=0.0, metavar="P")
     ap.add_argument("--drop-one", type=int, default=0, metavar="N")
+    ap.add_argument("--drop-bursts", type=float, default=0.0, metavar="F")
+    ap.add_argument("--burst-len", default="50:2000", metavar="MIN:MAX")
     ap.add_argument("--snaplen", type=int, default=0, metavar="S")
     ap.add_argument("--bitflip", type=float, default=0.0, metavar="P")
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args(argv)
+    try:
+        lo, hi = (int(x) for x in a.burst_len.split(":"))
+        if not 1 <= lo <= hi:
+            raise ValueError
+    except ValueError:
+        ap.error("--burst-len wants MIN:MAX with 1 <= MIN <= MAX")
+    if not 0.0 <= a.drop_bursts < 1.0:
+        ap.error("--drop-bursts wants a fraction in [0, 1)")
     with open(a.inp, "rb") as f:
         raw = f.read()
     try:
         out, notes = damage(raw, a.reorder, a.duplicate, a.drop_one, a.snaplen, a.bitflip,
-                            a.seed)
+                            a.seed, a.drop_bursts, (lo, hi))
     except ValueError as e:
         print("damage: %s: %s" % (a.inp, e), file=sys.stderr)
         return 2
