@@ -229,6 +229,50 @@ static void add_attempt(struct why_state *s, const struct etcd_record *r, const 
 		}
 }
 
+/* Who attempted a write that did not apply: the meaning has no writer for it (nothing was
+ * written), but the request carries the value the client wanted, with its managedFields.
+ * The API server's failure branch reads the key back: that current value, when present,
+ * tells which managedFields entry the client added or moved. */
+static void rejected_writer(struct why_attempt *t, const struct rec_rpc *rpc, const uint8_t *key, size_t kl)
+{
+	const ProtobufCBinaryData *val = NULL, *cur = NULL;
+	if (!rpc->req)
+		return;
+	if (rpc->m->method == EM_PUT) {
+		val = &((const Etcdserverpb__PutRequest *)rpc->req)->value;
+	} else if (rpc->m->method == EM_TXN) {
+		const Etcdserverpb__TxnRequest *q = (const void *)rpc->req;
+		for (size_t i = 0; i < q->n_success && !val; i++) {
+			const Etcdserverpb__PutRequest *pq = q->success[i]->request_case ==
+				ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_PUT ? q->success[i]->request_put : NULL;
+			if (pq && pq->key.len == kl && !memcmp(pq->key.data, key, kl))
+				val = &pq->value;
+		}
+		const Etcdserverpb__TxnResponse *p = (const void *)rpc->resp;
+		for (size_t i = 0; p && i < p->n_responses && !cur; i++) {
+			const Etcdserverpb__RangeResponse *rr = p->responses[i]->response_case ==
+				ETCDSERVERPB__RESPONSE_OP__RESPONSE_RESPONSE_RANGE ? p->responses[i]->response_range : NULL;
+			if (rr && rr->n_kvs && rr->kvs[0]->key.len == kl && !memcmp(rr->kvs[0]->key.data, key, kl))
+				cur = &rr->kvs[0]->value;
+		}
+	}
+	if (!val || !val->len)
+		return;
+	struct k8s_value nv = {0}, ov = {0};
+	if (k8s_value_decode(val->data, val->len, &nv))
+		return;
+	bool have_old = cur && cur->len && !k8s_value_decode(cur->data, cur->len, &ov);
+	struct k8s_writer w;
+	if (nv.obj && k8s_writer_of(nv.obj, have_old ? ov.obj : NULL, &w)) {
+		snprintf(t->manager, sizeof t->manager, "%s", w.manager ? w.manager : "");
+		snprintf(t->operation, sizeof t->operation, "%s", w.operation ? w.operation : "");
+		snprintf(t->subresource, sizeof t->subresource, "%s", w.subresource ? w.subresource : "");
+	}
+	if (have_old)
+		k8s_value_free(&ov);
+	k8s_value_free(&nv);
+}
+
 static void why_record(struct app *a, const struct etcd_record *r, const struct meaning *m)
 {
 	struct why_state *s = a->cmd_state;
@@ -273,8 +317,12 @@ static void why_record(struct app *a, const struct etcd_record *r, const struct 
 			k = ((const Etcdserverpb__DeleteRangeRequest *)q)->key.data;
 			kl = ((const Etcdserverpb__DeleteRangeRequest *)q)->key.len;
 		}
-		if (is_target(s, k, kl, m))
+		if (is_target(s, k, kl, m)) {
+			int n = s->natt;
 			add_attempt(s, r, m, false, rpc->hdr.revision, rpc->m->name, "", reason);
+			if (s->natt > n && !s->att[n].manager[0])
+				rejected_writer(&s->att[n], rpc, k, kl);
+		}
 		return;
 	}
 	case REC_WATCH: {
@@ -344,7 +392,8 @@ static void why_verdict(struct why_state *s, char *v, size_t n, const char **cod
 	 * the reason nothing happened. */
 	if (last && !last->applied) {
 		*code = strstr(last->reason, "conflict") ? "write-rejected-conflict" : "write-rejected";
-		snprintf(v, n, "write rejected: %s", last->reason);
+		snprintf(v, n, "write rejected: %s%s%s%s", last->reason, last->manager[0] ? " (attempt by " : "",
+			 last->manager, last->manager[0] ? ")" : "");
 		return;
 	}
 	if (!applied) {
@@ -378,9 +427,12 @@ static void why_verdict(struct why_state *s, char *v, size_t n, const char **cod
 		for (int d = 0; d < w->ndel; d++)
 			if (w->del[d].revision == applied->revision) {
 				double lat = delay_s(applied->ts, w->del[d].ts);
-				if (w->del[d].ts - applied->ts > WHY_LATE_US) {
+				if (w->del[d].ts > applied->ts && w->del[d].ts - applied->ts > WHY_LATE_US) {
 					*code = "delivered-late";
-					snprintf(v, n, "event delivered after %.1f s (watch %" PRId64 ")", lat, w->watch_id);
+					snprintf(v, n, "event delivered after %.1f s: the event for revision %" PRId64
+						       " reached watch %" PRId64 " more than %d s after the write applied; a "
+						       "watcher that reads its stream slowly, or a busy etcd, holds events back",
+						 lat, applied->revision, w->watch_id, WHY_LATE_US / 1000000);
 				} else {
 					*code = "delivered";
 					snprintf(v, n, "delivered: the event for revision %" PRId64 " reached the API server "
@@ -400,9 +452,13 @@ static void why_verdict(struct why_state *s, char *v, size_t n, const char **cod
 	}
 	if (best->canceled && best->compact_revision) {
 		*code = "watch-compacted";
+		/* the start revision is known only when the create request was captured */
+		char start[64] = "a revision";
+		if (best->start_revision)
+			snprintf(start, sizeof start, "%" PRId64, best->start_revision);
 		snprintf(v, n, "watch canceled at revision %" PRId64 " (compacted): watch %" PRId64
-			       " asked to start at %" PRId64 ", older than the compaction; the watcher must re-list",
-			 best->compact_revision, best->watch_id, best->start_revision);
+			       " asked to start at %s, older than the compaction; the watcher must re-list",
+			 best->compact_revision, best->watch_id, start);
 		return;
 	}
 	if (best->canceled) {
@@ -474,7 +530,9 @@ static void why_finish(struct app *a)
 			jw_ki64(w, "start_revision", ww->start_revision);
 			if (ww->created_ts) { jw_key(w, "created_ts"); jw_ts(w, ww->created_ts); }
 			jw_kbool(w, "canceled", ww->canceled);
+			if (ww->canceled) { jw_key(w, "canceled_ts"); jw_ts(w, ww->canceled_ts); }
 			if (ww->compact_revision) jw_ki64(w, "compact_revision", ww->compact_revision);
+			if (ww->cancel_reason[0]) jw_kstr(w, "cancel_reason", ww->cancel_reason);
 			jw_ku64(w, "progress_notifications", ww->progress);
 			jw_key(w, "delivered");
 			jw_arr_begin(w);
@@ -543,11 +601,16 @@ static void why_finish(struct app *a)
 			out_tprintf(o, " from rev %" PRId64, ww->start_revision);
 		if (ww->progress)
 			out_tprintf(o, ", %" PRIu64 " progress notifications", ww->progress);
-		if (ww->canceled)
-			out_tprintf(o, ", CANCELED%s%s", ww->compact_revision ? " compacted at rev " : "",
-				    ww->compact_revision ? "" : "");
-		if (ww->canceled && ww->compact_revision)
-			out_tprintf(o, "%" PRId64, ww->compact_revision);
+		if (ww->canceled) {
+			/* what etcd said: when, and the compaction revision or its reason (a
+			 * compaction cancel carries header revision 0: not a revision to print) */
+			fmt_ts(ww->canceled_ts, t, sizeof t);
+			out_tprintf(o, ", CANCELED at %s", t);
+			if (ww->compact_revision)
+				out_tprintf(o, " (compacted at rev %" PRId64 ")", ww->compact_revision);
+			if (ww->cancel_reason[0])
+				out_tprintf(o, ": %s", ww->cancel_reason);
+		}
 		out_temit(o);
 		for (int d = 0; d < ww->ndel; d++) {
 			fmt_ts(ww->del[d].ts, t, sizeof t);

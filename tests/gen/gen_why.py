@@ -3,9 +3,11 @@
 
 Every story is about one object, the ConfigMapApp demo/my-nginx-app (JSON custom resource),
 and a watcher standing for the operator's informer (the apiserver's watch on the resource
-prefix).  Next to each capture, why-NAME.expect.json holds {"verdict", "key", ...} with the
-revisions that make the verdict (kept out of the truth file, whose ops check_truth.py knows).  Stories are described in docs/workload.md.
-Run: /usr/bin/python3 tests/gen/gen_why.py [outdir] [verdict ...]
+prefix).  Next to each capture, why-NAME.expect.json holds {"verdict", "key", ...}: the
+verdict_code `etcd-explorer --json why KEY` must print, and the revisions that make it (kept
+out of the truth file, whose ops check_truth.py knows).  Stories are described in
+docs/workload.md.
+Run: /usr/bin/python3 tests/gen/gen_why.py [outdir] [story ...]   (no story = all)
 """
 
 import copy
@@ -76,7 +78,7 @@ def story_conflict(env, api):
     assert not ok
     time.sleep(QUIET)
     ws.close()
-    return {"verdict": "conflict", "watch_id": wid, "failed_txn_revision": rev2,
+    return {"verdict": "write-rejected-conflict", "watch_id": wid, "failed_txn_revision": rev2,
             "compare_mod_revision": rev0, "current_mod_revision": int(cur.mod_revision)}
 
 
@@ -123,7 +125,7 @@ def story_compacted(env, api):
     ws.wait_canceled(wid)
     time.sleep(QUIET)
     ws.close()
-    return {"verdict": "compacted", "write_revision": rev1, "watch_id": wid,
+    return {"verdict": "watch-compacted", "write_revision": rev1, "watch_id": wid,
             "start_revision": list_rev + 1, "compact_revision": compact_rev}
 
 
@@ -147,7 +149,7 @@ def story_late(env, api):
     ws.wait_event(other, rev2)
     time.sleep(QUIET)
     ws.close()
-    return {"verdict": "late", "write_revision": rev1, "watch_id": wid, "start_revision": start}
+    return {"verdict": "watch-started-late", "write_revision": rev1, "watch_id": wid, "start_revision": start}
 
 
 def story_delivered(env, api):
@@ -171,6 +173,64 @@ def story_delivered(env, api):
             "reaction_revision": rev2}
 
 
+def dashboard(i, size):
+    """A Grafana-dashboard-like ConfigMap of about `size` bytes (made-up panel JSON)."""
+    panels = []
+    n = 0
+    while n < size:
+        p = '{"id":%d,"title":"panel %d","type":"timeseries","targets":[{"expr":' \
+            '"sum(rate(http_requests_total{job=\\"app-%d\\"}[5m])) by (code)"}]}' % (n, n, i)
+        panels.append(p)
+        n += len(p) + 1
+    body = '{"title":"dashboard %d","panels":[%s]}' % (i, ",".join(panels))
+    return configmap("dashboard-%d" % i, {"dashboard.json": body}, 40 + i, manager="helm")
+
+
+# delivered-late: the watching API server reads its etcd connection at about
+# SLOW_CHUNK / SLOW_PAUSE bytes per second; BURST ConfigMaps of BURST_SIZE bytes are queued
+# on its Watch stream just before the object's write, so that event waits behind
+# (BURST * BURST_SIZE - window) / rate seconds, about 2 s, in etcd's send queue.
+SLOW_CHUNK, SLOW_PAUSE, SLOW_BUF = 1024, 0.05, 8 * 1024
+BURST, BURST_SIZE = 6, 8 * 1024
+
+
+def story_delivered_late(env, api):
+    """Two API servers: the one that writes (direct connection) and a slow consumer that
+    watches (its etcd connection goes through harness.SlowProxy, read at ~20 KB/s, like a
+    CPU-starved apiserver).  A Helm install creates BURST large ConfigMaps that its watch on
+    /registry/configmaps/ receives on the same Watch stream; kubectl-patch then updates the
+    object, and the event for it reaches the slow apiserver seconds after the write
+    applied: it waited in etcd's send queue behind the ConfigMaps (TCP and HTTP/2 flow
+    control).  The delay is on the captured etcd side of the proxy."""
+    setup(api)
+    obj = cma_created(5)
+    rev0 = api.create("kubectl-client-side-apply", CMA_KEY, obj)
+    px = harness.SlowProxy(env, chunk=SLOW_CHUNK, pause=SLOW_PAUSE, buf=SLOW_BUF)
+    try:
+        slow = Api(env, env.client(port=px.port))
+        ws, wid = informer_start(slow, CMA_PREFIX)
+        _, crev = slow.list_paged("kube-apiserver", "/registry/configmaps/", 500)
+        ws.watch("/registry/configmaps/", start_revision=crev + 1)
+        for i in range(BURST):
+            api.create("helm", "/registry/configmaps/demo/dashboard-%d" % i,
+                       dashboard(i, BURST_SIZE))
+        new = cma_patch_replicas(copy.deepcopy(obj), 20, 5)
+        t_write = time.time()
+        ok, rev1, _ = api.update("kubectl-patch", CMA_KEY, new, rev0)
+        assert ok
+        if not ws.wait_event(CMA_KEY, rev1, timeout=30):
+            raise RuntimeError("delivered-late: event for revision %d never came" % rev1)
+        late = time.time() - t_write
+        if late < 1.8:   # the wire delay is this less the proxy's own buffers (~0.3 s)
+            raise RuntimeError("delivered-late: event came after %.2f s only" % late)
+        time.sleep(QUIET)
+        ws.close()
+    finally:
+        px.close()
+    return {"verdict": "delivered-late", "write_revision": rev1, "watch_id": wid,
+            "client_delay_s": round(late, 1)}
+
+
 def api_mod(api, key):
     """Current mod_revision of key (a plain Get, as the apiserver does when its cache misses)."""
     r = api.range("kube-apiserver", key)
@@ -180,6 +240,7 @@ def api_mod(api, key):
 STORIES = {
     "no-write": story_no_write, "conflict": story_conflict, "no-watch": story_no_watch,
     "compacted": story_compacted, "late": story_late, "delivered": story_delivered,
+    "delivered-late": story_delivered_late,
 }
 
 

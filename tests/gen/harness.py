@@ -336,12 +336,14 @@ class SlowProxy:
     seconds each way, with small socket buffers so TCP flow control paces etcd too.
     Lets a capture start in the middle of a big message (on loopback a 2 MB message
     otherwise crosses in about a millisecond).  Captured leg: proxy <-> etcd (env.port).
-    `with SlowProxy(env) as px: etcd3.client(port=px.port)`."""
+    `with SlowProxy(env) as px: etcd3.client(port=px.port)`.
+    A smaller `buf` makes etcd feel the pace sooner (less data in flight before the proxy's
+    receive window closes): a slow consumer whose backlog waits in etcd's send queue."""
 
     BUF = 64 * 1024    # SO_RCVBUF/SO_SNDBUF: small, so the kernel cannot buffer megabytes
 
-    def __init__(self, env, chunk=16 * 1024, pause=0.002):
-        self.env, self.chunk, self.pause = env, chunk, pause
+    def __init__(self, env, chunk=16 * 1024, pause=0.002, buf=BUF):
+        self.env, self.chunk, self.pause, self.buf = env, chunk, pause, buf
         self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.lsock.bind((HOST, 0))
@@ -360,8 +362,8 @@ class SlowProxy:
         return False
 
     def _small(self, s):
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.BUF)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.BUF)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.buf)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.buf)
         return s
 
     def _accept(self):

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Regenerate the committed test captures (pcaps/*.pcap + *.truth.jsonl) from a real etcd.
 # Needs root (tcpdump on lo), /usr/bin/etcd 3.4, etcdctl, tcpdump and python3-etcd3.
-# Usage: tests/gen/regen.sh [-o OUTDIR] [basic] [midconn] [apiserver] [why] [reports] [damaged]
-#   (no names = all; OUTDIR defaults to pcaps/).  Each generator prints file sizes.
+# Usage: tests/gen/regen.sh [-o OUTDIR] [basic] [midconn] [apiserver] [why[:STORY,...]] [reports] [damaged]
+#   (no names = all; OUTDIR defaults to pcaps/; why:delivered-late = that why story only,
+#   leaving the other why captures as they are).  Each generator prints file sizes.
 # Captures differ on every run (ports, timestamps, ids): review the truth diff, re-run the
 # golden and integration tests, and commit capture and truth together.
 set -eu
@@ -18,7 +19,8 @@ for g in $which; do
 	midconn)   $PY tests/gen/gen_midconn.py --out "$OUT" ;;
 	apiserver) if [ -f tests/gen/gen_apiserver.py ]; then $PY tests/gen/gen_apiserver.py "$OUT/demo.pcap"
 	           else echo "regen: tests/gen/gen_apiserver.py not present, skipped"; fi ;;
-	why)       if [ -f tests/gen/gen_why.py ]; then $PY tests/gen/gen_why.py "$OUT"
+	why|why:*) # shellcheck disable=SC2046
+	           if [ -f tests/gen/gen_why.py ]; then $PY tests/gen/gen_why.py "$OUT" $(echo "${g#why}" | tr ':,' '  ')
 	           else echo "regen: tests/gen/gen_why.py not present, skipped"; fi ;;
 	reports)   $PY tests/gen/gen_reports.py --out "$OUT" ;;
 	damaged)   # regression captures for loss notices: seeded damage of the demo capture
