@@ -155,6 +155,8 @@ struct ka_req {
 struct watch {
 	int64_t id;
 	bool pending; /* create request sent, created response not yet seen */
+	bool early;   /* created response seen before any create request (reordered capture) */
+	ee_ts early_ts;
 	struct rec_watch_range r;
 	uint8_t *buf; /* owns r.key and r.range_end */
 };
@@ -190,6 +192,9 @@ struct es {
 	/* Watch table: pending creates first-come first-served, then bound watches */
 	struct watch *w;
 	size_t nw, capw, last_hit;
+	/* The last watch a canceled response removed: its cancel request may come after it
+	 * (a capture reordered across directions). */
+	struct watch last_canceled;
 	/* Snapshot: the last response, without its blob */
 	bool snap_seen, snap_has_hdr;
 	Etcdserverpb__ResponseHeader snap_hdr;
@@ -721,6 +726,18 @@ static void watch_rec(struct etcd_conn *c, struct grpc_stream *s, enum rec_watch
 	rec_emit(c, &r);
 }
 
+/* A watch whose created response came before any create request, at most a second before
+ * ts: the create request now seen is the one it answered. */
+static struct watch *watch_early(struct es *e, ee_ts ts)
+{
+	for (size_t i = 0; i < e->nw; i++) {
+		struct watch *w = &e->w[i];
+		if (w->early && !w->r.known && ts - w->early_ts <= 1000000 && w->early_ts - ts <= 1000000)
+			return w;
+	}
+	return NULL;
+}
+
 static void watch_request(struct etcd_conn *c, struct grpc_stream *s, struct es *e,
 			  const Etcdserverpb__WatchRequest *rq, ee_ts ts)
 {
@@ -728,12 +745,19 @@ static void watch_request(struct etcd_conn *c, struct grpc_stream *s, struct es 
 	case ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_CREATE_REQUEST: {
 		const Etcdserverpb__WatchCreateRequest *cr = rq->create_request;
 		struct rec_watch_range tmp = {0};
+		struct watch *early = watch_early(e, ts);
 		struct watch *w = watch_add(c, s, e, cr->key.data, cr->key.len, cr->range_end.data,
 					    cr->range_end.len, ts);
 		struct rec_watch_range *rg = w ? &w->r : &tmp;
 		if (!w) {
 			tmp.key = cr->key.data, tmp.key_len = cr->key.len;
 			tmp.range_end = cr->range_end.data, tmp.range_end_len = cr->range_end.len;
+		} else if (early) {
+			/* this create is what the early created response answered */
+			w->id = early->id;
+			watch_remove(e, early);
+			w = watch_find(e, w->id); /* moved by the removal */
+			rg = w ? &w->r : &tmp;
 		} else {
 			w->pending = true;
 			w->id = cr->watch_id;
@@ -749,6 +773,10 @@ static void watch_request(struct etcd_conn *c, struct grpc_stream *s, struct es 
 	case ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_CANCEL_REQUEST: {
 		int64_t id = rq->cancel_request->watch_id;
 		struct watch *w = watch_find(e, id);
+		struct watch *lc = &e->last_canceled;
+		if (!w && lc->buf && lc->id == id && ts - lc->early_ts <= 1000000 &&
+		    lc->early_ts - ts <= 1000000)
+			w = lc; /* answered before it was seen */
 		watch_rec(c, s, RW_CANCEL, id, w ? &w->r : NULL, NULL, ts);
 		break;
 	}
@@ -773,12 +801,19 @@ static struct watch *watch_bind(struct etcd_conn *c, struct grpc_stream *s, stru
 		}
 	}
 	struct watch *w = watch_find(e, id);
-	if (!w)
+	if (!w) {
 		w = watch_add(c, s, e, NULL, 0, NULL, 0, ts);
+		if (w && s->msgs[TCP_C2S]) {
+			/* The stream's requests are on the wire: its create may come after (reordered). */
+			w->early = true;
+			w->early_ts = ts;
+		}
+	}
 	if (w)
 		w->id = id;
 	return w;
 }
+
 
 static void watch_events(struct etcd_conn *c, struct grpc_stream *s, struct es *e,
 			 const Etcdserverpb__WatchResponse *wr, ee_ts ts)
@@ -825,8 +860,13 @@ static void watch_response(struct etcd_conn *c, struct grpc_stream *s, struct es
 	if (wr->canceled) {
 		struct watch *w = watch_find(e, wr->watch_id);
 		watch_rec(c, s, RW_CANCELED, wr->watch_id, w ? &w->r : NULL, wr, ts);
-		if (w)
+		if (w) {
+			free(e->last_canceled.buf);
+			e->last_canceled = *w;
+			e->last_canceled.early_ts = ts; /* when it was canceled */
+			w->buf = NULL;                  /* now owned by last_canceled */
 			watch_remove(e, w);
+		}
 	}
 	if (!wr->created && !wr->canceled && wr->n_events == 0) {
 		struct watch *w = watch_find(e, wr->watch_id);
@@ -915,12 +955,44 @@ static void es_release(struct etcd_conn *c, struct es *e)
 	for (size_t i = 0; i < e->nw; i++)
 		free(e->w[i].buf);
 	free(e->w);
+	free(e->last_canceled.buf);
 	free(e->ka);
 	e->next_free = d->free_es;
 	d->free_es = e;
 }
 
 /* ---- inference ---- */
+
+/* Hands the messages held while the method was unknown to the decided method. */
+static void es_replay(struct etcd_conn *c, struct grpc_stream *s, struct es *e)
+{
+	int np = e->npend;
+	e->npend = 0;
+	for (int i = 0; i < np; i++)
+		es_msg(c, s, e, e->pend[i].dir, e->pend[i].p, e->pend[i].n, e->pend[i].ts);
+}
+
+/* The request HEADERS came after the response began (a capture reordered across
+ * directions): the :path settles what inference was doing. An undecided stream is decided
+ * and its held messages replayed; one inferred as the same method is no longer "inferred".
+ * (One inferred as another method keeps it: its messages were decoded as that one.) */
+static void es_path_late(struct etcd_conn *c, struct grpc_stream *s, struct es *e)
+{
+	if (!s->path[0] || s->path_unknown)
+		return;
+	const struct etcd_method_info *m = etcd_method_by_path(s->path, strlen(s->path));
+	if (!m)
+		return;
+	if (!e->decided) {
+		es_decide(c, e, m);
+		es_replay(c, s, e);
+	} else if (e->inferred && e->m == m) {
+		e->inferred = false;
+		e->confidence = 100;
+		if (c->d->st.inferred)
+			c->d->st.inferred--;
+	}
+}
 
 /* Decides the method of an unknown stream when confident (or when final), then replays the
  * messages held so far. */
@@ -952,12 +1024,11 @@ static void infer_try(struct etcd_conn *c, struct grpc_stream *s, struct es *e, 
 		c->d->st.inferred++;
 	if (m != EM_UNKNOWN && conf >= INFER_COMMIT_CONFIDENCE && s->path_unknown)
 		(void)grpc_conn_learn_path(c->g, s, e->m->path);
-	int np = e->npend;
-	e->npend = 0;
-	if (m == EM_UNKNOWN)
+	if (m == EM_UNKNOWN) {
+		e->npend = 0;
 		return;
-	for (int i = 0; i < np; i++)
-		es_msg(c, s, e, e->pend[i].dir, e->pend[i].p, e->pend[i].n, e->pend[i].ts);
+	}
+	es_replay(c, s, e);
 }
 
 /* Scores and holds one message of a stream whose method is not decided yet. */
@@ -991,7 +1062,11 @@ static void infer_msg(struct etcd_conn *c, struct grpc_stream *s, struct es *e, 
 
 static void cb_stream_open(void *ctx, struct grpc_stream *s, ee_ts ts)
 {
-	(void)es_get(ctx, s);
+	struct es *e = s->app;
+	if (e)
+		es_path_late(ctx, s, e); /* HEADERS after the response: see grpc.h */
+	else
+		(void)es_get(ctx, s);
 }
 
 static void cb_message(void *ctx, struct grpc_stream *s, enum tcp_dir dir, const uint8_t *p,

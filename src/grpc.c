@@ -24,6 +24,11 @@
 #define GRPC_CLOSED_RING 256
 /* A reassembly buffer grown past this is released after its message, not kept. */
 #define GRPC_KEEP_BUFFER (64u * 1024)
+/* A response seen before its request (grpc_hold_wanted) waits for it at most this long
+ * (capture time), with at most this many bytes per stream and per connection. */
+#define GRPC_HOLD_US 1000000
+#define GRPC_HOLD_STREAM_BYTES (1u << 20)
+#define GRPC_HOLD_CONN_BYTES (4u << 20)
 
 /* Reassembly state of one stream direction. */
 struct grpc_sdir {
@@ -44,6 +49,22 @@ struct grpc_gstream {
 	struct grpc_gstream *hnext;        /* hash chain */
 	struct grpc_gstream *older, *newer;/* creation order, for eviction */
 	struct grpc_sdir d[2];
+	/* Response held until its request is seen (grpc_hold_wanted) */
+	bool holding, hold_done;
+	ee_ts hold_since;
+	struct grpc_held *held, **held_tail;
+	size_t held_bytes;
+	bool trailers_held;
+	ee_ts trailers_ts;
+};
+
+/* A response message waiting for its stream's request. */
+struct grpc_held {
+	struct grpc_held *next;
+	ee_ts ts;
+	bool resumed;
+	size_t n;
+	uint8_t p[];
 };
 
 struct grpc_conn {
@@ -57,6 +78,9 @@ struct grpc_conn {
 	size_t closed_next;
 	uint8_t *zbuf;          /* decompression output, reused */
 	size_t zcap;
+	uint32_t max_c2s_id;    /* highest stream id the client opened with HEADERS */
+	size_t nholding;        /* streams holding a response */
+	size_t held_bytes;      /* their held messages */
 };
 
 static uint32_t grpc_max_message = GRPC_DEFAULT_MAX_MESSAGE;
@@ -90,11 +114,39 @@ static void grpc_sdir_drop(struct grpc_conn *g, struct grpc_gstream *gs, enum tc
 		g->cb.on_loss(g->cb.ctx, &gs->s, dir, why, ts);
 }
 
+/* Hands up a held response (messages, then trailers) with their own timestamps; the
+ * stream never holds again. */
+static void grpc_release(struct grpc_conn *g, struct grpc_gstream *gs)
+{
+	if (!gs->holding)
+		return;
+	gs->holding = false;
+	gs->hold_done = true;
+	g->nholding--;
+	while (gs->held) {
+		struct grpc_held *h = gs->held;
+		gs->held = h->next;
+		gs->held_bytes -= h->n;
+		g->held_bytes -= h->n;
+		gs->s.msgs[TCP_S2C]++;
+		if (g->cb.on_message)
+			g->cb.on_message(g->cb.ctx, &gs->s, TCP_S2C, h->p, h->n, h->resumed, h->ts);
+		free(h);
+	}
+	gs->held_tail = &gs->held;
+	if (gs->trailers_held) {
+		gs->trailers_held = false;
+		if (g->cb.on_trailers)
+			g->cb.on_trailers(g->cb.ctx, &gs->s, gs->trailers_ts);
+	}
+}
+
 /* Last call for a stream: tells the next stage, unlinks and frees it. */
 static void grpc_stream_close(struct grpc_conn *g, struct grpc_gstream *gs, ee_ts ts)
 {
 	for (int dir = 0; dir < 2; dir++)
 		grpc_sdir_drop(g, gs, dir, "stream closed mid-message", ts);
+	grpc_release(g, gs);
 	if (g->cb.on_stream_close)
 		g->cb.on_stream_close(g->cb.ctx, &gs->s, ts);
 	g->closed[g->closed_next++ % GRPC_CLOSED_RING] = gs->s.id;
@@ -258,6 +310,8 @@ static void grpc_stream_end(struct grpc_conn *g, struct grpc_gstream *gs, enum t
 {
 	grpc_sdir_drop(g, gs, dir, "stream ended mid-message", ts);
 	gs->s.ended[dir] = true;
+	if (dir == TCP_C2S)
+		grpc_release(g, gs);
 	if (gs->s.ended[TCP_C2S] && gs->s.ended[TCP_S2C])
 		grpc_stream_close(g, gs, ts);
 }
@@ -285,6 +339,49 @@ static struct grpc_gstream *grpc_stream_adopt(struct grpc_conn *g, uint32_t id, 
 	return gs;
 }
 
+/* Should this stream's response wait for its request? A client sends its request
+ * (HEADERS, then a message) before any server answers, so a response seen first means the
+ * capture reordered packets across directions (capturing on several CPUs, or damage), or
+ * the request went by just before the capture began. The request may still come while the
+ * client has neither sent a message nor ended its side, and, when its HEADERS are unseen,
+ * has not opened a later stream (clients open streams in increasing id order). A stream
+ * the response joined without HEADERS (its start was before the capture) never waits. */
+static bool grpc_hold_wanted(const struct grpc_conn *g, const struct grpc_gstream *gs)
+{
+	if (gs->hold_done || gs->s.ended[TCP_C2S] || gs->s.msgs[TCP_C2S] || gs->s.reset)
+		return false;
+	if (gs->s.headers_seen[TCP_C2S])
+		return true;
+	return gs->s.headers_seen[TCP_S2C] && gs->s.id > g->max_c2s_id;
+}
+
+/* Starts holding the response when it should wait; true when it is held. */
+static bool grpc_hold(struct grpc_conn *g, struct grpc_gstream *gs, ee_ts ts)
+{
+	if (gs->holding)
+		return true;
+	if (!grpc_hold_wanted(g, gs))
+		return false;
+	gs->holding = true;
+	gs->hold_since = ts;
+	gs->held_tail = &gs->held;
+	g->nholding++;
+	return true;
+}
+
+/* Releases the responses whose request can no longer come: a later stream was opened
+ * (new_id, for streams whose request HEADERS are unseen), or GRPC_HOLD_US went by. */
+static void grpc_release_stale(struct grpc_conn *g, uint32_t new_id, ee_ts ts)
+{
+	for (struct grpc_gstream *gs = g->oldest; gs && g->nholding; gs = gs->newer) {
+		if (!gs->holding)
+			continue;
+		if ((new_id > gs->s.id && !gs->s.headers_seen[TCP_C2S]) ||
+		    ts - gs->hold_since > GRPC_HOLD_US)
+			grpc_release(g, gs);
+	}
+}
+
 /* h2 callback: a header block. */
 static void grpc_on_headers(void *ctx, uint32_t stream, enum tcp_dir dir,
 			    const struct hpack_field *f, size_t n, bool end_stream, ee_ts ts)
@@ -294,6 +391,11 @@ static void grpc_on_headers(void *ctx, uint32_t stream, enum tcp_dir dir,
 	if (!gs && grpc_stream_was_closed(g, stream))
 		return; /* late frame of a finished stream (ids are never reused) */
 	if (dir == TCP_C2S) {
+		if (stream > g->max_c2s_id) {
+			g->max_c2s_id = stream;
+			if (g->nholding)
+				grpc_release_stale(g, stream, ts);
+		}
 		if (!gs) {
 			gs = grpc_stream_new(g, stream, ts);
 			if (!gs)
@@ -303,8 +405,11 @@ static void grpc_on_headers(void *ctx, uint32_t stream, enum tcp_dir dir,
 			if (g->cb.on_stream_open)
 				g->cb.on_stream_open(g->cb.ctx, &gs->s, ts);
 		} else if (!gs->s.headers_seen[TCP_C2S]) {
+			/* The response came first (reordered capture): the path arrives late. */
 			grpc_request_read(gs, f, n);
 			gs->s.headers_seen[TCP_C2S] = true;
+			if (g->cb.on_stream_open)
+				g->cb.on_stream_open(g->cb.ctx, &gs->s, ts);
 		}
 	} else {
 		if (!gs) {
@@ -330,8 +435,14 @@ static void grpc_on_headers(void *ctx, uint32_t stream, enum tcp_dir dir,
 			if (msg)
 				grpc_percent_decode(gs->s.message, sizeof gs->s.message, msg->value,
 						    msg->value_len);
-			if (g->cb.on_trailers)
+			if (gs->trailers_held) {
+				/* repeated trailers: keep the first */
+			} else if (grpc_hold(g, gs, ts)) {
+				gs->trailers_held = true;
+				gs->trailers_ts = ts;
+			} else if (g->cb.on_trailers) {
 				g->cb.on_trailers(g->cb.ctx, &gs->s, ts);
+			}
 		}
 	}
 	if (end_stream)
@@ -433,9 +544,31 @@ static void grpc_deliver(struct grpc_conn *g, struct grpc_gstream *gs, enum tcp_
 	g->st.bytes += n;
 	if (resumed)
 		g->st.resumed++;
+	if (dir == TCP_S2C && grpc_hold(g, gs, ts)) {
+		struct grpc_held *h = NULL;
+		if (gs->held_bytes + n <= GRPC_HOLD_STREAM_BYTES &&
+		    g->held_bytes + n <= GRPC_HOLD_CONN_BYTES)
+			h = malloc(sizeof *h + n);
+		if (h) {
+			h->next = NULL;
+			h->ts = ts;
+			h->resumed = resumed;
+			h->n = n;
+			if (n)
+				memcpy(h->p, p, n); /* n: a message this stage reassembled */
+			*gs->held_tail = h;
+			gs->held_tail = &h->next;
+			gs->held_bytes += n;
+			g->held_bytes += n;
+			return;
+		}
+		grpc_release(g, gs); /* too much to hold: deliver in order, stop waiting */
+	}
 	gs->s.msgs[dir]++;
 	if (g->cb.on_message)
 		g->cb.on_message(g->cb.ctx, &gs->s, dir, p ? p : (const uint8_t *)"", n, resumed, ts);
+	if (dir == TCP_C2S)
+		grpc_release(g, gs); /* the request the response waited for */
 }
 
 /* Could a message start at the beginning of this DATA payload? Used when the stream's bytes
@@ -662,8 +795,11 @@ struct grpc_conn *grpc_conn_new(const struct grpc_callbacks *cb, bool from_start
 /* Feeds in-order bytes of one direction. */
 void grpc_conn_feed(struct grpc_conn *g, enum tcp_dir dir, const uint8_t *p, size_t n, ee_ts ts)
 {
-	if (g)
-		h2_conn_feed(g->h2, dir, p, n, ts);
+	if (!g)
+		return;
+	if (g->nholding)
+		grpc_release_stale(g, 0, ts);
+	h2_conn_feed(g->h2, dir, p, n, ts);
 }
 
 /* TCP lost bytes in dir; h2 reports it back through on_notice. */
@@ -679,10 +815,24 @@ int grpc_conn_learn_path(struct grpc_conn *g, struct grpc_stream *s, const char 
 	if (!g || !s || !path)
 		return EE_MALFORMED;
 	int r = EE_OK;
-	if (s->path_unknown)
-		r = h2_conn_learn(g->h2, TCP_C2S, s->path_unknown_id, ":path", path);
+	bool was_unknown = s->path_unknown;
+	uint64_t id = s->path_unknown_id;
+	if (was_unknown)
+		r = h2_conn_learn(g->h2, TCP_C2S, id, ":path", path);
 	grpc_copy_str(s->path, sizeof s->path, (const uint8_t *)path, strlen(path));
 	s->path_unknown = false;
+	if (!was_unknown)
+		return r;
+	/* Open streams whose HEADERS referenced the same entry are named too (the next stage
+	 * hears it as their request headers, late). */
+	for (struct grpc_gstream *gs = g->oldest; gs; gs = gs->newer) {
+		if (&gs->s == s || !gs->s.path_unknown || gs->s.path_unknown_id != id)
+			continue;
+		grpc_copy_str(gs->s.path, sizeof gs->s.path, (const uint8_t *)path, strlen(path));
+		gs->s.path_unknown = false;
+		if (g->cb.on_stream_open)
+			g->cb.on_stream_open(g->cb.ctx, &gs->s, 0);
+	}
 	return r;
 }
 

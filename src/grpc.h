@@ -28,6 +28,12 @@
 
 enum grpc_compression { GRPC_ENC_IDENTITY = 0, GRPC_ENC_GZIP, GRPC_ENC_DEFLATE, GRPC_ENC_OTHER };
 
+/* A response seen before its request (a capture reordered across directions) is held,
+ * messages and trailers, until the request's first message, the client's END_STREAM, a
+ * later client stream, 1 s of capture time, or the close, and then handed up in order with
+ * its own timestamps; so the next stage always sees a request before its response when
+ * the capture holds both. */
+
 /* One HTTP/2 stream as seen by gRPC. Fields are read-only for callers except `app`. */
 struct grpc_stream {
 	uint32_t id;
@@ -47,7 +53,8 @@ struct grpc_stream {
 
 struct grpc_callbacks {
 	void *ctx; /* per connection, given back in every call */
-	/* Request HEADERS seen for a new stream (path may be unknown). */
+	/* Request HEADERS seen (path may be unknown): for a new stream, or for one that the
+	 * response opened first (a capture reordered across directions; s->app is set then). */
 	void (*on_stream_open)(void *ctx, struct grpc_stream *s, ee_ts ts);
 	/* One complete, decompressed message. p is borrowed until the callback returns.
 	 * resumed = the stream's first bytes in this direction were not a message start, so
@@ -80,7 +87,8 @@ struct grpc_conn *grpc_conn_new(const struct grpc_callbacks *cb, bool from_start
 void grpc_conn_feed(struct grpc_conn *g, enum tcp_dir dir, const uint8_t *p, size_t n, ee_ts ts);
 void grpc_conn_gap(struct grpc_conn *g, enum tcp_dir dir, uint64_t missing, ee_ts ts);
 /* Tells the connection what a stream's unknown :path was: names the HPACK entry so later
- * streams that reference it decode their :path directly, and fills s->path. */
+ * streams that reference it decode their :path directly, and fills s->path; open streams
+ * that referenced the same entry get the path too, with on_stream_open (ts 0). */
 int grpc_conn_learn_path(struct grpc_conn *g, struct grpc_stream *s, const char *path);
 /* Closes every open stream (on_stream_close for each) and frees. */
 void grpc_conn_free(struct grpc_conn *g, ee_ts ts);

@@ -77,13 +77,15 @@ if [ -f tests/gen/damage.py ]; then
 		done
 		if [ -f tests/compare_damaged.py ]; then
 			"$BIN" -q -r "$pcap" --json trace >"$tmp/$name-clean.jsonl" 2>/dev/null
-			# Only duplicates are compared record by record. reorder8 is not: it also swaps
-			# packets ACROSS directions (a response before its request), which the etcd
-			# stage does not yet undo (the method stays inferred, a Range's key can be lost):
-			# a known gap (issue 5 notes). Same-direction reordering is exact (test_tcp), and
-			# every damaged run above must still finish cleanly.
-			for tag in duplicate0.1; do
-				if $PY tests/compare_damaged.py "$tmp/$name-clean.jsonl" "$tmp/$name-$tag.jsonl" >"$tmp/cmp" 2>&1; then ok
+			# Duplicates are compared record by record; so is reorder8, which also swaps
+			# packets across directions (a response before its request: grpc.c holds it
+			# until the request), with the tolerances of compare_damaged.py --reorder.
+			# basic-etcdctl's reorder8 is not compared yet: a SYN reordered after the
+			# connection's first data segments makes it a mid-stream join (issue 5 notes).
+			for tag in duplicate0.1 reorder8; do
+				[ "$tag/$name" = reorder8/basic-etcdctl ] && continue
+				flags=; [ $tag = reorder8 ] && flags=--reorder
+				if $PY tests/compare_damaged.py $flags "$tmp/$name-clean.jsonl" "$tmp/$name-$tag.jsonl" >"$tmp/cmp" 2>&1; then ok
 				else ko "$name $tag: records differ from the undamaged run"; tail -5 "$tmp/cmp" | sed 's/^/    /'; fi
 			done
 		fi

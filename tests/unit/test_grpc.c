@@ -617,9 +617,88 @@ static void test_eviction(void)
 	conn_free(&c);
 }
 
+/* A capture reordered across directions shows a response before its request: the response
+ * (message and trailers) waits for the request and is handed up after it, with its own
+ * timestamp; one whose request never comes is released by a later client stream or after
+ * 1 s of capture time, and never held again. */
+static void test_response_first(void)
+{
+	struct conn c;
+	memset(&c, 0, sizeof c);
+	nghttp2_hd_deflate_new(&c.def[0], 4096);
+	nghttp2_hd_deflate_new(&c.def[1], 4096);
+	static const char *req_plain[] = {":method", "POST", ":path", "/etcdserverpb.KV/Range",
+					  "content-type", "application/grpc", NULL};
+	static const char *resp_plain[] = {":status", "200", "content-type", "application/grpc",
+					   NULL};
+	static const char *trl[] = {"grpc-status", "0", NULL};
+	struct buf m = {0};
+	/* server: stream 1 answered (HEADERS, message, trailers) */
+	headers(&c, 1, 1, 0, resp_plain);
+	put_msg(&m, 0, "resp-1", 6);
+	put_frame(&c.d[1], 0, 0, 1, m.p, m.n);
+	m.n = 0;
+	headers(&c, 1, 1, 0x1, trl);
+	size_t s1_end = c.d[1].n;
+	/* server: stream 3 answered, its request never comes */
+	headers(&c, 1, 3, 0, resp_plain);
+	put_msg(&m, 0, "resp-3", 6);
+	put_frame(&c.d[1], 0, 0, 3, m.p, m.n);
+	m.n = 0;
+	headers(&c, 1, 3, 0x1, trl);
+	size_t s3_end = c.d[1].n;
+	/* server: stream 7 answered, nothing else on the connection for 2 s */
+	headers(&c, 1, 7, 0, resp_plain);
+	put_msg(&m, 0, "resp-7", 6);
+	put_frame(&c.d[1], 0, 0, 7, m.p, m.n);
+	m.n = 0;
+	/* client: stream 1's request, then stream 5 (so stream 3's can no longer come) */
+	headers(&c, 0, 1, 0, req_plain);
+	put_msg(&m, 0, "req-1", 5);
+	put_frame(&c.d[0], 0, 0x1, 1, m.p, m.n);
+	m.n = 0;
+	size_t c1_end = c.d[0].n;
+	headers(&c, 0, 5, 0, req_plain);
+	free(m.p);
+
+	struct rec r = {0};
+	struct grpc_callbacks cb = rec_cb(&r);
+	struct grpc_conn *g = grpc_conn_new(&cb, true);
+	grpc_conn_feed(g, TCP_C2S, (const uint8_t *)preface, 24, 0);
+	grpc_conn_feed(g, TCP_S2C, c.d[1].p, s1_end, 10);
+	CHECK_EQ_STR(rec_str(&r), "open 1 path= ua= enc=0\n"); /* held: nothing but the open */
+	grpc_conn_feed(g, TCP_S2C, c.d[1].p + s1_end, s3_end - s1_end, 20);
+	grpc_conn_feed(g, TCP_C2S, c.d[0].p, c1_end, 30);
+	grpc_conn_feed(g, TCP_S2C, c.d[1].p + s3_end, c.d[1].n - s3_end, 40);
+	grpc_conn_feed(g, TCP_C2S, c.d[0].p + c1_end, c.d[0].n - c1_end, 50);
+	const char *want =
+		"open 1 path= ua= enc=0\n"
+		"open 3 path= ua= enc=0\n"
+		"open 1 path=/etcdserverpb.KV/Range ua= enc=0\n" /* the request, late */
+		"msg 1 0 n=5 'req-1'\n"
+		"msg 1 1 n=6 'resp-1'\n"                         /* released after it */
+		"trailers 1 status=0 message=\n"
+		"close 1 reset=0 msgs=1/1\n"
+		"open 7 path= ua= enc=0\n"
+		"msg 3 1 n=6 'resp-3'\n"                         /* stream 5 opened: 3 gives up */
+		"trailers 3 status=0 message=\n"
+		"open 5 path=/etcdserverpb.KV/Range ua= enc=0\n";
+	CHECK_EQ_STR(rec_str(&r), want);
+	/* stream 7 waits until 1 s of capture time has gone by */
+	uint8_t ping[9 + 8] = {0, 0, 8, 6, 0, 0, 0, 0, 0};
+	grpc_conn_feed(g, TCP_S2C, ping, sizeof ping, 40 + 900000);
+	CHECK(strstr(rec_str(&r), "resp-7") == NULL);
+	grpc_conn_feed(g, TCP_S2C, ping, sizeof ping, 40 + 1000001);
+	CHECK(strstr(rec_str(&r), "msg 7 1 n=6 'resp-7'") != NULL);
+	grpc_conn_free(g, 0);
+	free(r.log.p);
+	conn_free(&c);
+}
+
 int main(void)
 {
 	test_connection();
+	test_response_first();
 	test_resync_every_offset();
 	test_mid_message();
 	test_gap();
