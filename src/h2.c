@@ -419,6 +419,27 @@ static void h2_block_continue(struct h2_conn *c, enum tcp_dir dir, const struct 
 	}
 }
 
+/* Ends an open header block whose CONTINUATION chain will not end: a HEADERS frame came
+ * instead. RFC 9113 6.10 makes that a connection error for a peer, and a real peer never
+ * sends it, so for a sniffer it means the chain's end was lost (or we were dropping an
+ * over-long block and the peer moved on). The block's fields are lost (reported as an
+ * HPACK error, the bytes held as the size) and with them its table insertions, so the
+ * decoder goes on in partial mode; the block's END_STREAM still closes its stream. */
+static void h2_block_cut(struct h2_conn *c, enum tcp_dir dir)
+{
+	struct h2_dir *d = &c->d[dir];
+	struct h2_block *b = &d->blk;
+	uint32_t stream = b->stream;
+	bool end_stream = b->end_stream && !b->push;
+	uint64_t held = b->len;
+	h2_block_drop(d);
+	h2_decoder_reset(d);
+	c->st.header_blocks_cut++;
+	h2_notice(c, dir, H2_N_HPACK_ERROR, held);
+	if (end_stream && c->cb.on_headers)
+		c->cb.on_headers(c->ctx, stream, dir, d->fields, 0, true, c->ts);
+}
+
 /* Applies a SETTINGS frame sent in dir (RFC 9113 6.5): payload = n x (id 16, value 32). */
 static void h2_settings_apply(struct h2_conn *c, enum tcp_dir dir, const uint8_t *pl, size_t n)
 {
@@ -451,8 +472,13 @@ static bool h2_frame_handle(struct h2_conn *c, enum tcp_dir dir, const struct h2
 	size_t vn;
 	struct rd r;
 	rd_init(&r, pl, h->len);
-	if (d->blk.active && (h->type != H2_CONTINUATION || h->stream != d->blk.stream))
-		return false; /* RFC 9113 6.10: nothing may interleave a header block */
+	if (d->blk.active && (h->type != H2_CONTINUATION || h->stream != d->blk.stream)) {
+		/* RFC 9113 6.10: nothing may interleave a header block. A HEADERS frame means
+		 * the peer moved on (h2_block_cut); anything else is a violation. */
+		if (h->type != H2_HEADERS || !h->stream)
+			return false;
+		h2_block_cut(c, dir);
+	}
 	if (h->type > H2_CONTINUATION) {
 		c->st.frames_unknown++;
 		return true;
@@ -871,6 +897,7 @@ void h2_conn_add_stats(const struct h2_conn *c, struct h2_stats *st)
 	st->limit_skips += c->st.limit_skips;
 	st->header_blocks += c->st.header_blocks;
 	st->header_fields_unknown += c->st.header_fields_unknown;
+	st->header_blocks_cut += c->st.header_blocks_cut;
 }
 
 /* Frees everything the connection owns. */

@@ -56,6 +56,7 @@ struct h2_stats {
 	uint64_t resyncs, resync_skipped_bytes;
 	uint64_t bad_frames, hpack_errors, limit_skips;
 	uint64_t header_blocks, header_fields_unknown;
+	uint64_t header_blocks_cut; /* open blocks ended by a HEADERS: their chain end was lost */
 };
 
 struct h2_conn;

@@ -732,6 +732,68 @@ static void test_hpack_error(void)
 	free(b.p);
 }
 
+/* A HEADERS frame while a header block is still open (RFC 9113 6.10 forbids interleaving;
+ * a real peer never does it, so the end of the CONTINUATION chain was lost to us, or we gave
+ * up on an over-long block): the open block ends as lost (reported, its END_STREAM still
+ * passed up, the HPACK table in partial mode since its insertions are gone) and the HEADERS
+ * is decoded; no resync, nothing after it is lost. Both while assembling and while dropping
+ * a block over HPACK_MAX_BLOCK. */
+static void test_headers_end_open_block(void)
+{
+	uint8_t blk[2] = {0x82, 0x86};          /* GET http: first part of stream 1's block */
+	uint8_t good[3] = {0x83, 0x86, 0x84};   /* POST http / */
+	for (int dropping = 0; dropping < 2; dropping++) {
+		struct buf b = {0};
+		buf_put(&b, preface, 24);
+		uint8_t *frag = calloc(1, 16000);
+		if (dropping) {
+			/* 17 x 16000 bytes > HPACK_MAX_BLOCK: dropped; END_HEADERS never comes */
+			put_frame(&b, H2_HEADERS, 0x1, 1, frag, 16000);
+			for (int i = 0; i < 16; i++)
+				put_frame(&b, H2_CONTINUATION, 0, 1, frag, 16000);
+		} else {
+			put_frame(&b, H2_HEADERS, 0x1, 1, blk, 2);
+			put_frame(&b, H2_CONTINUATION, 0, 1, blk, 1);
+		}
+		put_frame(&b, H2_HEADERS, 0x4, 3, good, 3);
+		put_frame(&b, H2_DATA, 0, 3, "body-3", 6);
+		struct rec r = {0};
+		struct h2_conn *h = h2_conn_new(&rec_cb, &r, true);
+		h2_conn_feed(h, TCP_C2S, b.p, b.n, 0);
+		struct h2_stats st = {0};
+		h2_conn_add_stats(h, &st);
+		h2_conn_free(h);
+		const char *log = rec_str(&r);
+		CHECK_EQ_INT(st.bad_frames, 0);
+		CHECK_EQ_INT(r.notices[H2_N_BAD_FRAME] + r.notices[H2_N_RESYNC], 0);
+		CHECK_EQ_INT(st.header_blocks_cut, 1);
+		CHECK_EQ_INT(r.notices[H2_N_HPACK_ERROR], 1);
+		CHECK_EQ_INT(r.notices[H2_N_LIMIT], dropping);
+		CHECK(strstr(log, "H 1 0 es=1\n") != NULL); /* stream 1 ended, headers lost */
+		CHECK(strstr(log, "H 3 0 es=0 :method=POST :scheme=http :path=/\n") != NULL);
+		CHECK(strstr(log, "D 3 0 es=0 n=6 'body-3'") != NULL);
+		rec_free(&r);
+		free(frag);
+		free(b.p);
+	}
+	/* other frames inside a block stay violations (test_bad_frames: DATA); so does a
+	 * CONTINUATION of another stream */
+	struct buf b = {0};
+	buf_put(&b, preface, 24);
+	put_frame(&b, H2_HEADERS, 0, 1, blk, 2);
+	put_frame(&b, H2_CONTINUATION, 0x4, 3, blk, 2);
+	struct rec r = {0};
+	struct h2_conn *h = h2_conn_new(&rec_cb, &r, true);
+	h2_conn_feed(h, TCP_C2S, b.p, b.n, 0);
+	struct h2_stats st = {0};
+	h2_conn_add_stats(h, &st);
+	h2_conn_free(h);
+	CHECK_EQ_INT(st.bad_frames, 1);
+	CHECK_EQ_INT(st.header_blocks_cut, 0);
+	rec_free(&r);
+	free(b.p);
+}
+
 /* PUSH_PROMISE is decoded (keeps HPACK in step) but not emitted. */
 static void test_push_promise(void)
 {
@@ -767,6 +829,7 @@ int main(void)
 	test_limits();
 	test_settings();
 	test_hpack_error();
+	test_headers_end_open_block();
 	test_push_promise();
 	return unit_summary("test_h2");
 }
