@@ -162,6 +162,20 @@ static bool range_covers(const struct why_watch *w, const uint8_t *k, size_t n)
 	return c < 0 || (c == 0 && n < w->end_len);
 }
 
+/* Shown in the report: a watch covering the key, or one whose range is unknown (created
+ * before the capture, no event for the key seen): it may cover the key, and what etcd said
+ * about it (a cancellation, a compaction) is all there is to know. */
+static bool watch_shown(const struct why_watch *w, const uint8_t *key, size_t n)
+{
+	return w->covers || range_covers(w, key, n) || !w->range_known;
+}
+
+/* Why a watch's range is unknown: its creation was not seen, or only its answer was. */
+static const char *unknown_why(const struct why_watch *w)
+{
+	return w->created_ts ? "its create request was not captured" : "created before the capture";
+}
+
 static struct why_watch *find_watch(struct why_state *s, const struct etcd_record *r, int64_t id, bool add)
 {
 	for (int i = s->nw - 1; i >= 0; i--)
@@ -446,8 +460,21 @@ static void why_verdict(struct why_state *s, char *v, size_t n, const char **cod
 	}
 	if (!best) {
 		*code = "no-watch";
-		snprintf(v, n, "no watch covers this key (write at revision %" PRId64 "; watches seen: %d)",
-			 applied->revision, s->nw);
+		int l = snprintf(v, n, "no watch covers this key (write at revision %" PRId64 "; watches seen: %d)",
+				 applied->revision, s->nw);
+		/* a watch created before the capture may cover it: say what etcd said about it */
+		for (int i = 0; i < s->nw && l > 0 && (size_t)l < n; i++) {
+			const struct why_watch *w = &s->w[i];
+			if (w->range_known)
+				continue;
+			if (w->canceled && w->compact_revision)
+				l += snprintf(v + l, n - (size_t)l, "; watch %" PRId64 ", whose range is unknown (%s), "
+					      "was canceled at revision %" PRId64 " (compacted)", w->watch_id,
+					      unknown_why(w), w->compact_revision);
+			else
+				l += snprintf(v + l, n - (size_t)l, "; watch %" PRId64 ", whose range is unknown (%s), "
+					      "may cover it%s", w->watch_id, unknown_why(w), w->canceled ? " (canceled)" : "");
+		}
 		return;
 	}
 	if (best->canceled && best->compact_revision) {
@@ -516,7 +543,7 @@ static void why_finish(struct app *a)
 		jw_arr_begin(w);
 		for (int i = 0; i < s->nw; i++) {
 			const struct why_watch *ww = &s->w[i];
-			if (!ww->covers && !range_covers(ww, s->key, s->key_len))
+			if (!watch_shown(ww, s->key, s->key_len))
 				continue;
 			jw_obj_begin(w);
 			jw_kstr(w, "conn", ww->conn);
@@ -526,8 +553,11 @@ static void why_finish(struct app *a)
 				jw_key_bytes(w, "key", ww->key, ww->key_len);
 				if (ww->end_len)
 					jw_key_bytes(w, "range_end", ww->end, ww->end_len);
+			} else {
+				jw_kbool(w, "range_known", false);
 			}
-			jw_ki64(w, "start_revision", ww->start_revision);
+			if (ww->range_known) /* the start revision comes with the range, from the create */
+				jw_ki64(w, "start_revision", ww->start_revision);
 			if (ww->created_ts) { jw_key(w, "created_ts"); jw_ts(w, ww->created_ts); }
 			jw_kbool(w, "canceled", ww->canceled);
 			if (ww->canceled) { jw_key(w, "canceled_ts"); jw_ts(w, ww->canceled_ts); }
@@ -578,20 +608,26 @@ static void why_finish(struct app *a)
 			out_tprintf(o, ": %s", t2->reason);
 		out_temit(o);
 	}
-	int covering = 0;
-	for (int i = 0; i < s->nw; i++)
-		covering += s->w[i].covers || range_covers(&s->w[i], s->key, s->key_len);
-	out_tprintf(o, "watches covering the key: %d (of %d seen)", covering, s->nw);
+	int covering = 0, unknown = 0;
+	for (int i = 0; i < s->nw; i++) {
+		bool c = s->w[i].covers || range_covers(&s->w[i], s->key, s->key_len);
+		covering += c;
+		unknown += !c && !s->w[i].range_known;
+	}
+	out_tprintf(o, "watches covering the key: %d (of %d seen", covering, s->nw);
+	if (unknown)
+		out_tprintf(o, "; %d of unknown range shown too", unknown);
+	out_tprintf(o, ")");
 	out_temit(o);
 	for (int i = 0; i < s->nw; i++) {
 		const struct why_watch *ww = &s->w[i];
-		if (!ww->covers && !range_covers(ww, s->key, s->key_len))
+		if (!watch_shown(ww, s->key, s->key_len))
 			continue;
 		out_tprintf(o, "  watch %" PRId64 " on %s s%u ", ww->watch_id, ww->conn, ww->stream);
 		if (ww->range_known) {
 			out_trange(o, ww->key, ww->key_len, ww->end, ww->end_len);
 		} else {
-			out_tprintf(o, "(created before the capture)");
+			out_tprintf(o, "(range unknown: %s)", unknown_why(ww));
 		}
 		if (ww->created_ts) {
 			fmt_ts(ww->created_ts, t, sizeof t);

@@ -13,6 +13,7 @@ Run: /usr/bin/python3 tests/gen/gen_why.py [outdir] [story ...]   (no story = al
 import copy
 import json
 import os
+import struct
 import sys
 import time
 
@@ -20,7 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import harness  # noqa: E402
-from gen_apiserver import (Api, WatchStream, CMA_KEY, cma_created, cma_patch_replicas,  # noqa: E402
+from gen_apiserver import (Api, WatchStream, CMA_KEY, cma_created, cma_patch_replicas, rpc,  # noqa: E402
                            cma_set_status, configmap, namespace, crd)
 
 CMA_PREFIX = "/registry/demo.mycompany.com/configmapapps/"
@@ -125,8 +126,45 @@ def story_compacted(env, api):
     ws.wait_canceled(wid)
     time.sleep(QUIET)
     ws.close()
+    # the exact WatchRequest bytes WatchStream.watch sent: derive_nocreate drops their packet
+    create = rpc.WatchRequest(create_request=rpc.WatchCreateRequest(
+        key=CMA_PREFIX.encode(), range_end=harness.prefix_end(CMA_PREFIX),
+        start_revision=list_rev + 1, prev_kv=True, progress_notify=True)).SerializeToString()
     return {"verdict": "watch-compacted", "write_revision": rev1, "watch_id": wid,
-            "start_revision": list_rev + 1, "compact_revision": compact_rev}
+            "start_revision": list_rev + 1, "compact_revision": compact_rev,
+            "_derive": {"create_request": create}}
+
+
+def derive_nocreate(path, exp):
+    """why-compacted-nocreate.pcap: why-compacted.pcap without the one packet that carried
+    the Watch create request (as if lost): the tool sees the created and canceled answers
+    of a watch whose range it cannot know.  Regression capture for what `why` says then
+    (no truth file: the capture lacks a request on purpose)."""
+    needle = exp["_derive"]["create_request"]
+    with open(path, "rb") as f:
+        raw = f.read()
+    endian = "<" if raw[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    out, i, dropped = [raw[:24]], 24, 0
+    while i + 16 <= len(raw):
+        incl = struct.unpack(endian + "I", raw[i + 8:i + 12])[0]
+        rec = raw[i:i + 16 + incl]
+        if needle in rec:
+            dropped += 1
+        else:
+            out.append(rec)
+        i += 16 + incl
+    if dropped != 1:
+        raise RuntimeError("derive_nocreate: %d packets carry the create request" % dropped)
+    dst = path.replace("why-compacted.pcap", "why-compacted-nocreate.pcap")
+    with open(dst, "wb") as f:
+        f.write(b"".join(out))
+    e = {"story": "compacted-nocreate", "key": CMA_KEY, "verdict": "no-watch",
+         "derived_from": os.path.basename(path), "watch_id": exp["watch_id"],
+         "compact_revision": exp["compact_revision"],
+         "note": "the packet with the Watch create request is removed"}
+    with open(dst[:-5] + ".expect.json", "w") as f:
+        f.write(json.dumps(e, sort_keys=True, indent=1) + "\n")
+    print("%s: %d bytes (derived)" % (dst, os.path.getsize(dst)))
 
 
 def story_late(env, api):
@@ -254,10 +292,13 @@ def main():
             api = Api(env, env.client())
             exp = STORIES[name](env, api)
             exp = dict(story=name, key=CMA_KEY, **exp)
+        derive = exp.pop("_derive", None)
         with open(path[:-5] + ".expect.json", "w") as f:
             f.write(json.dumps(exp, sort_keys=True, indent=1) + "\n")
         print("%s: %d bytes, %d truth lines, %.1f s" % (path, os.path.getsize(path),
                                                          env.truth.n, time.time() - t0))
+        if derive and name == "compacted":
+            derive_nocreate(path, dict(exp, _derive=derive))
 
 
 if __name__ == "__main__":
