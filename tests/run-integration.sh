@@ -36,10 +36,6 @@ for exp in pcaps/why-*.expect.json; do
 	[ -e "$exp" ] || continue
 	pcap=${exp%.expect.json}.pcap
 	key=$(jq -r .key "$exp"); want=$(jq -r .verdict "$exp")
-	case "$want" in
-		conflict) want=write-rejected-conflict ;; compacted) want=watch-compacted ;;
-		late) want=watch-started-late ;;
-	esac
 	got=$("$BIN" -q -r "$pcap" --json why "$key" 2>"$tmp/why.err" | jq -r .verdict_code)
 	if [ "$got" = "$want" ] && [ ! -s "$tmp/why.err" ]; then ok
 	else ko "$(basename "$pcap"): verdict $got, expected $want"; fi
