@@ -93,6 +93,7 @@ struct tcp_table {
 	struct tcp_conn *lru_head, *lru_tail;
 	uint64_t next_id;
 	ee_ts clock;                   /* latest timestamp seen: keeps the activity list sorted */
+	uint64_t ooo_total;            /* out-of-order bytes held by all connections */
 	struct tcp_conn *settle_head, *settle_tail; /* connections settling (TCP_ADOPT_US) */
 	struct tcp_stats st;
 };
@@ -265,8 +266,10 @@ static void tcp_half_consume_head(struct tcp_table *t, struct tcp_conn *c, enum 
 	else
 		h->ooo_tail = NULL;
 	h->ooo_n--;
-	if (!x->missing)
+	if (!x->missing) {
 		h->ooo_bytes -= x->len;
+		t->ooo_total -= x->len;
+	}
 	uint32_t skip = h->next - x->seq;
 	if (skip < x->len) {
 		uint32_t n = x->len - skip;
@@ -373,13 +376,26 @@ static uint32_t tcp_ooo_merge(struct tcp_table *t, struct tcp_half *h, uint32_t 
 				prev = nw;
 				link = &nw->next;
 				h->ooo_n++;
-				if (p)
+				if (p) {
 					h->ooo_bytes += n;
+					t->ooo_total += n;
+					if (t->ooo_total > t->st.ooo_held_max)
+						t->st.ooo_held_max = t->ooo_total;
+				}
 			}
 		}
 		cur = end;
 	}
 	return added;
+}
+
+/* May h buffer nb more bytes in nr more ranges? Within its own bounds and the table's. */
+static bool tcp_ooo_fits(const struct tcp_table *t, const struct tcp_half *h, uint32_t nb,
+			 uint32_t nr)
+{
+	return (uint64_t)h->ooo_bytes + nb <= TCP_OOO_MAX_BYTES &&
+	       (uint64_t)h->ooo_n + nr <= TCP_OOO_MAX_RANGES &&
+	       t->ooo_total + nb <= TCP_OOO_TOTAL_MAX_BYTES;
 }
 
 /* Declares the hole before the first buffered range lost and delivers the run after it. */
@@ -486,8 +502,7 @@ static bool tcp_half_settling_segment(struct tcp_table *t, struct tcp_conn *c, e
 	uint32_t nb = tcp_ooo_merge(t, h, cap_from, sg->cap_end, sg->p + (cap_from - sg->s), false, &r1, ts);
 	t->st.retrans_bytes += (cap_from - sg->s) + (sg->cap_end - cap_from) - nb;
 	(void)tcp_ooo_merge(t, h, sg->cap_end, sg->e, NULL, false, &r2, ts);
-	if ((uint64_t)h->ooo_bytes + nb > TCP_OOO_MAX_BYTES ||
-	    (uint64_t)h->ooo_n + r1 + r2 > TCP_OOO_MAX_RANGES) {
+	if (!tcp_ooo_fits(t, h, nb, r1 + r2)) {
 		tcp_conn_settle(t, c);
 		return false;
 	}
@@ -546,8 +561,7 @@ static void tcp_half_segment(struct tcp_table *t, struct tcp_conn *c, enum tcp_d
 		uint32_t r1, r2;
 		uint32_t nb = tcp_ooo_merge(t, h, sg->s, sg->cap_end, sg->p, false, &r1, ts);
 		(void)tcp_ooo_merge(t, h, sg->cap_end, sg->e, NULL, false, &r2, ts);
-		if ((uint64_t)h->ooo_bytes + nb <= TCP_OOO_MAX_BYTES &&
-		    (uint64_t)h->ooo_n + r1 + r2 <= TCP_OOO_MAX_RANGES) {
+		if (tcp_ooo_fits(t, h, nb, r1 + r2)) {
 			uint32_t dup = (sg->cap_end - sg->s) - nb;
 			t->st.retrans_bytes += dup;
 			tcp_ooo_merge(t, h, sg->s, sg->cap_end, sg->p, true, &r1, ts);
@@ -610,8 +624,10 @@ static void tcp_half_fin(struct tcp_table *t, struct tcp_conn *c, enum tcp_dir d
 		if (seq_lt(x->seq, fin_seq)) {
 			if (seq_lt(fin_seq, x->seq + x->len)) {
 				/* the bytes past fin_seq are not part of the stream */
-				if (!x->missing)
+				if (!x->missing) {
 					h->ooo_bytes -= x->len - (fin_seq - x->seq);
+					t->ooo_total -= x->len - (fin_seq - x->seq);
+				}
 				x->len = fin_seq - x->seq;
 			}
 			link = &x->next;
@@ -619,8 +635,10 @@ static void tcp_half_fin(struct tcp_table *t, struct tcp_conn *c, enum tcp_dir d
 		}
 		*link = x->next;
 		h->ooo_n--;
-		if (!x->missing)
+		if (!x->missing) {
 			h->ooo_bytes -= x->len;
+			t->ooo_total -= x->len;
+		}
 		free(x);
 	}
 	/* The ranges past the FIN are gone: relink what is kept. */
@@ -670,6 +688,7 @@ static void tcp_conn_free(struct tcp_table *t, struct tcp_conn *c)
 	else
 		t->lru_tail = c->lprev;
 	for (int d = 0; d < 2; d++) {
+		t->ooo_total -= c->half[d].ooo_bytes;
 		struct tcp_ooo *x = c->half[d].ooo;
 		while (x) {
 			struct tcp_ooo *nx = x->next;

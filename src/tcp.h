@@ -2,8 +2,9 @@
  * Turns segments into in-order byte runs per connection and direction, adopting
  * connections that were open before the capture began (no SYN). A hole that cannot be
  * filled is reported as a GAP, never spliced silently. Memory is bounded: each direction
- * buffers at most TCP_OOO_MAX_BYTES of out-of-order data, the table holds at most
- * max_conns connections (the idlest is evicted first). */
+ * buffers at most TCP_OOO_MAX_BYTES of out-of-order data, all together at most
+ * TCP_OOO_TOTAL_MAX_BYTES, the table holds at most max_conns connections (the idlest is
+ * evicted first). */
 #ifndef EE_TCP_H
 #define EE_TCP_H
 
@@ -16,6 +17,11 @@
 /* Out-of-order bytes kept per direction before the oldest hole is declared lost. 1 MiB covers
  * a loopback window of reordering and a few retransmission rounds. */
 #define TCP_OOO_MAX_BYTES (1u << 20)
+/* Out-of-order bytes kept by all connections together. Each direction may hold
+ * TCP_OOO_MAX_BYTES, but under capture loss (a kernel ring that overflows) nearly every
+ * connection has a hole at once, and thousands of connections x 2 MiB is no bound; past
+ * this, a direction that has a hole declares it lost instead of buffering more. */
+#define TCP_OOO_TOTAL_MAX_BYTES (64u << 20)
 /* Default connection table bound; kube-apiserver keeps a few dozen connections to etcd. */
 #define TCP_DEFAULT_MAX_CONNS 65536
 /* Idle connections are closed after this long without a segment (capture time). */
@@ -67,6 +73,7 @@ struct tcp_stats {
 	uint64_t segments, bytes;
 	uint64_t retrans_bytes;  /* already delivered: dropped */
 	uint64_t ooo_segments;   /* arrived ahead of a hole */
+	uint64_t ooo_held_max;   /* most out-of-order bytes held at once, all connections */
 	uint64_t ooo_walk;       /* buffered ranges visited to place segments: stays in
 				  * proportion to ooo_segments (a cost counter for tests) */
 	uint64_t gaps, gap_bytes;

@@ -457,6 +457,39 @@ static void test_ooo_append_cost(void)
 	free(d);
 }
 
+/* Capture loss hits every connection at once: 80 connections, each with a hole and then
+ * 1,000,000 bytes behind it (under its own TCP_OOO_MAX_BYTES). Together they would hold
+ * 80 MB; the table-wide TCP_OOO_TOTAL_MAX_BYTES makes the later ones declare their hole
+ * lost instead, and every byte still arrives (after one gap per connection). */
+static void test_ooo_total_limit(void)
+{
+	struct recorder rc;
+	struct tcp_table *t = mk_table(&rc, NULL);
+	enum { CONNS = 80, SEG = 50000, SEGS = 20 };
+	uint8_t *d = mk_pattern((size_t)SEG * (SEGS + 1));
+	uint16_t saved = cli_port;
+	for (int k = 0; k < CONNS; k++) {
+		cli_port = (uint16_t)(41000 + k);
+		handshake(t, 0, 0);
+		for (uint32_t i = 1; i <= SEGS; i++) /* bytes [0, 100) lost */
+			feed(t, true, 1 + 100 + (i - 1) * SEG, 1, CAP_TH_ACK, d + 100, SEG, 0);
+	}
+	cli_port = saved;
+	struct tcp_stats st;
+	tcp_table_get_stats(t, &st);
+	CHECK(st.ooo_held_max <= TCP_OOO_TOTAL_MAX_BYTES);
+	CHECK(st.ooo_held_max > TCP_OOO_TOTAL_MAX_BYTES - 2 * SEG);
+	CHECK(st.gaps >= CONNS - TCP_OOO_TOTAL_MAX_BYTES / (SEG * SEGS));
+	tcp_table_finish(t, now_ts);
+	tcp_table_get_stats(t, &st);
+	CHECK_EQ_INT(st.gaps, CONNS);
+	CHECK_EQ_INT(st.gap_bytes, CONNS * 100);
+	CHECK_EQ_INT(st.bytes, (uint64_t)CONNS * SEG * SEGS);
+	tcp_table_free(t);
+	rec_free(&rc);
+	free(d);
+}
+
 /* A capture that joins mid-stream and reorders its first segments: the later segment is
  * seen first. The stream starts at the earliest byte (no gap, no byte lost as a
  * "retransmission"); after TCP_ADOPT_SEGMENTS the start is fixed and a segment from before
@@ -961,6 +994,7 @@ int main(void)
 	test_midstream_reordered();
 	test_ooo_range_limit();
 	test_ooo_append_cost();
+	test_ooo_total_limit();
 	test_truncated();
 	test_rst();
 	test_fin_and_reuse();
