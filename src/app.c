@@ -11,6 +11,7 @@
 #include "capture.h"
 #include "direction.h"
 #include "etcd.h"
+#include "objcache.h"
 #include "tcp.h"
 
 static struct capture *g_cap; /* for the signal handler only */
@@ -578,6 +579,10 @@ int app_main(struct cli_opts *o)
 	a.mctx.o = o;
 	a.mctx.store = a.store;
 	a.mctx.keys_only = a.cmd->keys_only;
+	/* decoded values and diffs shared by the records that carry the same version; commands
+	 * that decode no values need none */
+	if (!a.cmd->keys_only)
+		a.mctx.cache = objcache_new(0, 0);
 	struct etcd_sink sink = {.ctx = &a, .on_record = on_record};
 	a.dec = etcd_decoder_new(&sink);
 	struct tcp_config tc = {
@@ -619,6 +624,7 @@ int app_main(struct cli_opts *o)
 	list_agg_free(a.lists);
 	etcd_decoder_free(a.dec);
 	store_free(a.store);
+	objcache_free(a.mctx.cache);
 	free(a.confirmed);
 	a.unconfirmed_notices += a.nheld;
 	free(a.held);

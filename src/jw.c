@@ -226,3 +226,138 @@ void jw_key_bytes(struct jw *w, const char *name, const uint8_t *s, size_t n)
 	if (out != small)
 		free(out);
 }
+
+/* A jansson string as json_dumps writes it with JSON_ENSURE_ASCII: jansson strings are
+ * valid UTF-8 (json_stringn checks), escapes are \\ \" \b \f \n \r \t, other control
+ * characters and every non-ASCII code point as \uXXXX (upper-case hex, surrogate pairs
+ * above U+FFFF). */
+static void jw_json_str(struct jw *w, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	jw_putc(w, '"');
+	size_t i = 0;
+	while (i < n) {
+		size_t run = i;
+		while (run < n && (uint8_t)s[run] >= 0x20 && (uint8_t)s[run] < 0x80 && s[run] != '"' &&
+		       s[run] != '\\')
+			run++;
+		if (run > i) {
+			jw_put(w, s + i, run - i);
+			i = run;
+			continue;
+		}
+		uint8_t c = (uint8_t)s[i];
+		const char *esc = NULL;
+		switch (c) {
+		case '\\': esc = "\\\\"; break;
+		case '"': esc = "\\\""; break;
+		case '\b': esc = "\\b"; break;
+		case '\f': esc = "\\f"; break;
+		case '\n': esc = "\\n"; break;
+		case '\r': esc = "\\r"; break;
+		case '\t': esc = "\\t"; break;
+		}
+		if (esc) {
+			jw_put(w, esc, 2);
+			i++;
+			continue;
+		}
+		uint32_t cp = c;
+		size_t len = 1;
+		if (c >= 0x80) {
+			len = utf8_seq((const uint8_t *)s + i, n - i);
+			if (!len) {
+				/* not from jansson; keep the output valid JSON */
+				jw_put(w, "\\uFFFD", 6);
+				i++;
+				continue;
+			}
+			cp = len == 2 ? c & 0x1f : len == 3 ? c & 0x0f : c & 0x07;
+			for (size_t j = 1; j < len; j++)
+				cp = cp << 6 | ((uint8_t)s[i + j] & 0x3f);
+		}
+		uint32_t units[2] = {cp, 0};
+		int nu = 1;
+		if (cp >= 0x10000) {
+			cp -= 0x10000;
+			units[0] = 0xd800 | (cp >> 10);
+			units[1] = 0xdc00 | (cp & 0x3ff);
+			nu = 2;
+		}
+		for (int u = 0; u < nu; u++) {
+			char e[6] = {'\\', 'u', hex[units[u] >> 12 & 15], hex[units[u] >> 8 & 15],
+				     hex[units[u] >> 4 & 15], hex[units[u] & 15]};
+			jw_put(w, e, 6);
+		}
+		i += len;
+	}
+	jw_putc(w, '"');
+}
+
+static void jw_json_value(struct jw *w, const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		const char *k;
+		json_t *m;
+		bool first = true;
+		jw_putc(w, '{');
+		json_object_foreach((json_t *)v, k, m) {
+			if (!first)
+				jw_putc(w, ',');
+			first = false;
+			jw_json_str(w, k, strlen(k));
+			jw_putc(w, ':');
+			jw_json_value(w, m);
+		}
+		jw_putc(w, '}');
+		break;
+	}
+	case JSON_ARRAY: {
+		jw_putc(w, '[');
+		for (size_t i = 0, n = json_array_size(v); i < n; i++) {
+			if (i)
+				jw_putc(w, ',');
+			jw_json_value(w, json_array_get(v, i));
+		}
+		jw_putc(w, ']');
+		break;
+	}
+	case JSON_STRING:
+		jw_json_str(w, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER: {
+		char b[24];
+		json_int_t x = json_integer_value(v);
+		uint64_t mag = x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x;
+		char *p = u64_digits(b, mag);
+		if (x < 0)
+			*--p = '-';
+		jw_put(w, p, (size_t)(b + 24 - p));
+		break;
+	}
+	case JSON_TRUE: jw_put(w, "true", 4); break;
+	case JSON_FALSE: jw_put(w, "false", 5); break;
+	case JSON_NULL: jw_put(w, "null", 4); break;
+	case JSON_REAL: {
+		/* rare in Kubernetes objects: jansson's own formatting (%.17g, ".0", exponent) */
+		char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_ENSURE_ASCII);
+		if (s) {
+			jw_put(w, s, strlen(s));
+			free(s);
+		} else {
+			w->oom = true;
+		}
+		break;
+	}
+	}
+}
+
+void jw_json(struct jw *w, const json_t *v)
+{
+	jw_sep(w);
+	if (v)
+		jw_json_value(w, v);
+	else
+		jw_put(w, "null", 4);
+}

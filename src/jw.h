@@ -4,6 +4,7 @@
 #ifndef EE_JW_H
 #define EE_JW_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,6 +33,9 @@ void jw_bool(struct jw *w, bool v);
 void jw_null(struct jw *w);
 void jw_ts(struct jw *w, int64_t ts_us);                  /* seconds with 6 decimals */
 void jw_raw(struct jw *w, const char *json, size_t n);    /* already-encoded JSON value */
+/* A jansson value, byte for byte as json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII |
+ * JSON_ENCODE_ANY) writes it, without building the string first. */
+void jw_json(struct jw *w, const json_t *v);
 /* Writes "name":"key" when bytes are valid UTF-8, else "name_b64":"base64". */
 void jw_key_bytes(struct jw *w, const char *name, const uint8_t *s, size_t n);
 

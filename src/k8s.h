@@ -48,9 +48,13 @@ bool k8s_group_is_custom(const char *group);
 
 enum k8s_encoding { K8S_ENC_PROTOBUF = 1, K8S_ENC_JSON, K8S_ENC_ENCRYPTED, K8S_ENC_BYTES };
 
+struct k8s_arena;
+
 struct k8s_value {
 	enum k8s_encoding enc;
-	json_t *obj;             /* owned; NULL for ENCRYPTED and BYTES */
+	json_t *obj;             /* owned (see arena); NULL for ENCRYPTED and BYTES */
+	struct k8s_arena *arena; /* when not NULL, obj's nodes live in this refcounted arena
+				  * (k8s_value_decode_arena): the tree is read-only */
 	const char *api_version; /* borrowed from obj, "" when unknown */
 	const char *kind;
 	char enc_provider[64];   /* ENCRYPTED: "aescbc", "aesgcm", "kms", "secretbox" ... */
@@ -64,6 +68,20 @@ struct k8s_value {
  * EE_NOMEM. Free with k8s_value_free. */
 int k8s_value_decode(const uint8_t *v, size_t n, struct k8s_value *out);
 void k8s_value_free(struct k8s_value *v);
+
+/* The same decoding into an arena: every jansson node of the tree is carved from a few
+ * large blocks, so building the tree costs no malloc per node and freeing it no walk of
+ * the tree (the blocks go at once). The tree must not be modified after this returns
+ * (a node added later would not live in the arena): redact asks for Secret redaction
+ * here, while the arena is still in use. Free with k8s_value_free. */
+int k8s_value_decode_arena(const uint8_t *v, size_t n, bool redact, struct k8s_value *out);
+
+/* Another reference to v's tree in *out (a copy of the struct; arena or jansson refcount
+ * taken): both are freed with k8s_value_free, in any order. */
+void k8s_value_ref(const struct k8s_value *v, struct k8s_value *out);
+
+/* Bytes the arena of v holds (0 when v has none): what keeping v costs. */
+size_t k8s_value_mem(const struct k8s_value *v);
 
 /* Secret redaction: replaces every value under data and stringData of a v1 Secret with
  * "<redacted N bytes>". No-op for other kinds. */

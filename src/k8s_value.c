@@ -15,6 +15,7 @@
  * generated from proto/k8s.proto giving names and types; unknown fields become "#<number>".
  * Encrypted: "k8s:enc:<provider>:v1:<key name>:<ciphertext>" (KMS v2: "k8s:enc:kms:v2:"). */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,215 @@ static const struct {
 	{"apiextensions.k8s.io/v1", "CustomResourceDefinition",
 	 &k8s__custom_resource_definition__descriptor},
 };
+
+/* ---- arena for the jansson nodes of one decoded value ------------------------------------
+ *
+ * jansson allocates every node, string and hash table through one pair of process-wide
+ * hooks. While an arena is active (k8s_value_decode_arena), ours carve blocks from it; at
+ * other times they are malloc and free, so memory jansson hands out (json_dumps) is still
+ * freed with free() by its callers. An arena is made of page-aligned blocks whose pages are
+ * registered in a set: jansson's free of a block inside an arena is a no-op, and the arena
+ * goes as a whole when its last reference does, without walking the tree (freeing a tree
+ * node by node cost as much as building it: the profile in docs/performance.md). The
+ * hooks are installed before main, as jansson requires (no block may change hands). */
+#define K8S_PAGE 4096u
+
+struct k8s_arena_block {
+	struct k8s_arena_block *next;
+	size_t cap, used;                /* bytes of the block, header included */
+};
+
+struct k8s_arena {
+	unsigned refs;
+	size_t next_cap;                 /* size of the next block */
+	struct k8s_arena_block *blocks;  /* the current one first */
+};
+
+static struct k8s_arena *k8s_arena_active; /* set during k8s_value_decode_arena only */
+
+/* The set of pages owned by arenas: open addressing, linear probing, 0 = empty slot. */
+static struct {
+	uintptr_t *slot;
+	size_t cap, n; /* cap: a power of two */
+} k8s_pages;
+
+static size_t k8s_page_hash(uintptr_t page)
+{
+	return (size_t)((page / K8S_PAGE) * 0x9e3779b97f4a7c15ull >> 17) & (k8s_pages.cap - 1);
+}
+
+static bool k8s_page_owned(uintptr_t page)
+{
+	if (!k8s_pages.n)
+		return false;
+	for (size_t i = k8s_page_hash(page);; i = (i + 1) & (k8s_pages.cap - 1)) {
+		if (k8s_pages.slot[i] == page)
+			return true;
+		if (!k8s_pages.slot[i])
+			return false;
+	}
+}
+
+static void k8s_page_insert(uintptr_t page)
+{
+	size_t i = k8s_page_hash(page);
+	while (k8s_pages.slot[i])
+		i = (i + 1) & (k8s_pages.cap - 1);
+	k8s_pages.slot[i] = page;
+	k8s_pages.n++;
+}
+
+/* Makes room for n more pages (load under one half). */
+static bool k8s_pages_reserve(size_t more)
+{
+	if ((k8s_pages.n + more) * 2 <= k8s_pages.cap)
+		return true;
+	size_t cap = k8s_pages.cap ? k8s_pages.cap : 1024;
+	while ((k8s_pages.n + more) * 2 > cap)
+		cap *= 2;
+	uintptr_t *old = k8s_pages.slot;
+	size_t old_cap = k8s_pages.cap;
+	k8s_pages.slot = calloc(cap, sizeof *k8s_pages.slot);
+	if (!k8s_pages.slot) {
+		k8s_pages.slot = old;
+		return false;
+	}
+	k8s_pages.cap = cap;
+	k8s_pages.n = 0;
+	for (size_t i = 0; i < old_cap; i++)
+		if (old[i])
+			k8s_page_insert(old[i]);
+	free(old);
+	return true;
+}
+
+/* Removes a page, shifting back the entries of its probe run (no tombstones). */
+static void k8s_page_remove(uintptr_t page)
+{
+	size_t mask = k8s_pages.cap - 1, i = k8s_page_hash(page);
+	while (k8s_pages.slot[i] != page) {
+		if (!k8s_pages.slot[i])
+			return;
+		i = (i + 1) & mask;
+	}
+	k8s_pages.slot[i] = 0;
+	k8s_pages.n--;
+	for (size_t j = (i + 1) & mask; k8s_pages.slot[j]; j = (j + 1) & mask) {
+		size_t home = k8s_page_hash(k8s_pages.slot[j]);
+		/* move j back to i unless its home lies cyclically in (i, j] */
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			k8s_pages.slot[i] = k8s_pages.slot[j];
+			k8s_pages.slot[j] = 0;
+			i = j;
+		}
+	}
+}
+
+/* Released blocks of 2^i pages, kept for the next arenas (still registered): values come
+ * and go by the hundred thousand, and a malloc'd block per value fragmented the heap
+ * (peak RSS grew by half). Bigger blocks go back to free(). */
+#define K8S_BLOCK_CLASSES 7          /* 4 KiB .. 256 KiB */
+#define K8S_BLOCK_KEEP (4u << 20)    /* bytes of released blocks kept */
+static struct k8s_arena_block *k8s_spare[K8S_BLOCK_CLASSES];
+static size_t k8s_spare_bytes;
+
+static int k8s_block_class(size_t cap)
+{
+	int c = 0;
+	while (c < K8S_BLOCK_CLASSES && ((size_t)K8S_PAGE << c) < cap)
+		c++;
+	return c; /* K8S_BLOCK_CLASSES: too big for a class */
+}
+
+static struct k8s_arena_block *k8s_block_new(size_t cap)
+{
+	int c = k8s_block_class(cap);
+	if (c < K8S_BLOCK_CLASSES) {
+		cap = (size_t)K8S_PAGE << c;
+		struct k8s_arena_block *b = k8s_spare[c];
+		if (b) {
+			k8s_spare[c] = b->next;
+			k8s_spare_bytes -= cap;
+			return b;
+		}
+	}
+	if (!k8s_pages_reserve(cap / K8S_PAGE))
+		return NULL;
+	struct k8s_arena_block *b = aligned_alloc(K8S_PAGE, cap);
+	if (!b)
+		return NULL;
+	for (size_t off = 0; off < cap; off += K8S_PAGE)
+		k8s_page_insert((uintptr_t)b + off);
+	b->cap = cap;
+	return b;
+}
+
+static void k8s_block_drop(struct k8s_arena_block *b)
+{
+	int c = k8s_block_class(b->cap);
+	if (c < K8S_BLOCK_CLASSES && k8s_spare_bytes + b->cap <= K8S_BLOCK_KEEP) {
+		b->next = k8s_spare[c];
+		k8s_spare[c] = b;
+		k8s_spare_bytes += b->cap;
+		return;
+	}
+	for (size_t off = 0; off < b->cap; off += K8S_PAGE)
+		k8s_page_remove((uintptr_t)b + off);
+	free(b);
+}
+
+static void *k8s_arena_carve(struct k8s_arena *a, size_t n)
+{
+	const size_t hdr = (sizeof(struct k8s_arena_block) + 15) & ~(size_t)15;
+	struct k8s_arena_block *b = a->blocks;
+	if (!b || b->cap - b->used < n) {
+		size_t cap = a->next_cap > n + hdr ? a->next_cap : n + hdr;
+		cap = (cap + K8S_PAGE - 1) & ~(size_t)(K8S_PAGE - 1);
+		b = k8s_block_new(cap);
+		if (!b)
+			return NULL;
+		cap = b->cap;
+		b->used = hdr;
+		b->next = a->blocks;
+		a->blocks = b;
+		a->next_cap = cap * 2;
+	}
+	void *p = (unsigned char *)b + b->used;
+	b->used += n;
+	return p;
+}
+
+static void *k8s_json_malloc(size_t n)
+{
+	if (!k8s_arena_active)
+		return malloc(n);
+	if (n > SIZE_MAX / 2)
+		return NULL;
+	return k8s_arena_carve(k8s_arena_active, (n + 15) & ~(size_t)15);
+}
+
+static void k8s_json_free(void *p)
+{
+	if (p && !k8s_page_owned((uintptr_t)p & ~(uintptr_t)(K8S_PAGE - 1)))
+		free(p);
+	/* a block inside an arena goes with its arena */
+}
+
+__attribute__((constructor)) static void k8s_json_hooks(void)
+{
+	json_set_alloc_funcs(k8s_json_malloc, k8s_json_free);
+}
+
+static void k8s_arena_release(struct k8s_arena *a)
+{
+	if (!a || --a->refs)
+		return;
+	for (struct k8s_arena_block *b = a->blocks, *n; b; b = n) {
+		n = b->next;
+		k8s_block_drop(b);
+	}
+	free(a);
+}
 
 /* One walk: the allocation failure flag travels with it. */
 struct k8s_walk {
@@ -794,12 +1004,60 @@ int k8s_value_decode(const uint8_t *v, size_t n, struct k8s_value *out)
 	return 0;
 }
 
+/* Decodes into an arena; see src/k8s.h. */
+int k8s_value_decode_arena(const uint8_t *v, size_t n, bool redact, struct k8s_value *out)
+{
+	struct k8s_arena *a = calloc(1, sizeof *a);
+	if (!a) {
+		memset(out, 0, sizeof *out);
+		return EE_NOMEM;
+	}
+	a->refs = 1;
+	/* the tree takes a few times the value's bytes: one block for most values */
+	a->next_cap = n < SIZE_MAX / 32 ? 16 * n + 2048 : K8S_PAGE;
+	k8s_arena_active = a;
+	int rc = k8s_value_decode(v, n, out);
+	if (rc == 0 && out->obj && redact)
+		k8s_redact_secrets(out->obj);
+	k8s_arena_active = NULL;
+	if (rc != 0 || !out->obj) {
+		/* nothing of the arena is referenced (BYTES, ENCRYPTED, or a failure) */
+		out->obj = NULL;
+		k8s_arena_release(a);
+		return rc;
+	}
+	out->arena = a;
+	return 0;
+}
+
+void k8s_value_ref(const struct k8s_value *v, struct k8s_value *out)
+{
+	*out = *v;
+	if (v->arena)
+		v->arena->refs++;
+	else
+		json_incref(v->obj);
+}
+
+size_t k8s_value_mem(const struct k8s_value *v)
+{
+	size_t n = 0;
+	if (v->arena)
+		for (const struct k8s_arena_block *b = v->arena->blocks; b; b = b->next)
+			n += b->cap;
+	return n;
+}
+
 /* Releases the tree; the struct may be decoded into again. */
 void k8s_value_free(struct k8s_value *v)
 {
 	if (!v)
 		return;
-	json_decref(v->obj);
+	if (v->arena)
+		k8s_arena_release(v->arena); /* the whole tree at once, no walk */
+	else
+		json_decref(v->obj);
+	v->arena = NULL;
 	v->obj = NULL;
 	v->api_version = "";
 	v->kind = "";

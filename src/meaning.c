@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "objcache.h"
 #include "store.h"
 
 static bool bin_has_suffix_nul(ProtobufCBinaryData b) { return b.len && b.data[b.len - 1] == 0; }
@@ -60,12 +61,34 @@ static const char *housekeeping_of(const struct etcd_record *r, struct meaning *
 	}
 }
 
+/* Decodes into an arena (no malloc per node, no walk to free), redacting Secrets unless
+ * --show-secrets. */
 static void decode_value(const struct meaning_ctx *ctx, const uint8_t *v, size_t n,
 			 struct k8s_value *out)
 {
-	k8s_value_decode(v, n, out);
-	if (out->obj && !ctx->o->show_secrets)
-		k8s_redact_secrets(out->obj);
+	k8s_value_decode_arena(v, n, !ctx->o->show_secrets, out);
+}
+
+/* The etcd server endpoint of a record's connection ("CLIENT-SERVER"): with the revision,
+ * it names one value of a key (revisions are per cluster). */
+static void record_endpoint(const struct etcd_record *r, const char **ep, size_t *len)
+{
+	const char *conn = r->c.conn ? r->c.conn : "";
+	const char *dash = strrchr(conn, '-');
+	*ep = dash ? dash + 1 : conn;
+	*len = strlen(*ep);
+}
+
+/* Decodes a value, or takes it from the cache (k NULL: no cache). Secrets are redacted
+ * before the tree is cached: show_secrets is one setting for the whole run. */
+static void value_of(const struct meaning_ctx *ctx, const struct objcache_key *k,
+		     const uint8_t *v, size_t n, struct k8s_value *out)
+{
+	if (k && objcache_get(ctx->cache, k, out))
+		return;
+	decode_value(ctx, v, n, out);
+	if (k)
+		objcache_put(ctx->cache, k, out);
 }
 
 /* Classifies an update by what it touched: "spec" when metadata.generation moved (the API
@@ -90,40 +113,86 @@ static const char *change_kind(const json_t *diff, bool generation_bumped)
 	return all_status ? "status" : all_meta ? "metadata" : "update";
 }
 
-/* new value known: find the previous one, the writer, the diff. */
-static void explain_put(const struct meaning_ctx *ctx, struct meaning *m, const uint8_t *key,
-			size_t key_len, const uint8_t *val, size_t val_len, int64_t mod_rev,
-			int64_t create_rev, const Mvccpb__KeyValue *prev)
+/* The writer, diff and change kind of new_v over old_v (NULL: no previous value). */
+static void explain_pair(const struct meaning_ctx *ctx, const struct k8s_value *new_v,
+			 const struct k8s_value *old_v, bool created, struct objcache_pair *p)
+{
+	memset(p, 0, sizeof *p);
+	const json_t *old_obj = old_v ? old_v->obj : NULL;
+	p->has_writer = k8s_writer_of(new_v->obj, old_obj, &p->writer);
+	if (created) {
+		p->change = "create";
+	} else if (old_obj) {
+		p->diff = k8s_diff(old_obj, new_v->obj, ctx->o->show_noise ? K8S_DIFF_NOISE : 0);
+		p->change = change_kind(p->diff, k8s_generation_bumped(old_obj, new_v->obj));
+	}
+}
+
+/* new value known: find the previous one, the writer, the diff. With a cache, each value
+ * is decoded once and each (new, previous) pair explained once, however many records
+ * (the write, then one event per watcher) carry it. */
+static void explain_put(const struct meaning_ctx *ctx, struct meaning *m, const char *ep,
+			size_t ep_len, const uint8_t *key, size_t key_len, const uint8_t *val,
+			size_t val_len, int64_t mod_rev, int64_t create_rev,
+			const Mvccpb__KeyValue *prev)
 {
 	if (ctx->keys_only)
 		return;
-	decode_value(ctx, val, val_len, &m->val);
+	struct objcache_key kn, ko;
+	const struct objcache_key *new_k = NULL, *old_k = NULL;
+	if (ctx->cache) {
+		objcache_key_init(&kn, ep, ep_len, key, key_len, mod_rev, val, val_len);
+		new_k = &kn;
+	}
+	value_of(ctx, new_k, val, val_len, &m->val);
 	m->has_value = true;
+	const uint8_t *pval = NULL;
+	size_t plen = 0;
+	int64_t prev_rev = 0;
 	if (prev && prev->value.len) {
-		decode_value(ctx, prev->value.data, prev->value.len, &m->prev);
-		m->has_prev = true;
+		pval = prev->value.data;
+		plen = prev->value.len;
+		prev_rev = prev->mod_revision;
 	} else if (ctx->store) {
 		const struct store_version *pv = store_before(store_get(ctx->store, key, key_len), mod_rev);
 		if (pv && !pv->deleted && pv->value) {
-			decode_value(ctx, pv->value, pv->value_len, &m->prev);
-			m->has_prev = true;
+			pval = pv->value;
+			plen = pv->value_len;
+			prev_rev = pv->mod_revision;
 		}
 	}
-	bool created = create_rev && create_rev == mod_rev;
-	const json_t *old_obj = m->has_prev ? m->prev.obj : NULL;
-	if (m->val.obj)
-		m->has_writer = k8s_writer_of(m->val.obj, old_obj, &m->writer);
-	if (created) {
-		m->change = "create";
-	} else if (m->val.obj && old_obj) {
-		m->diff = k8s_diff(old_obj, m->val.obj, ctx->o->show_noise ? K8S_DIFF_NOISE : 0);
-		m->change = change_kind(m->diff, k8s_generation_bumped(old_obj, m->val.obj));
+	if (pval) {
+		if (ctx->cache) {
+			objcache_key_init(&ko, ep, ep_len, key, key_len, prev_rev, pval, plen);
+			old_k = &ko;
+		}
+		value_of(ctx, old_k, pval, plen, &m->prev);
+		m->has_prev = true;
 	}
+	bool created = create_rev && create_rev == mod_rev;
+	if (!m->val.obj) {
+		if (created)
+			m->change = "create";
+		return;
+	}
+	struct objcache_pair p;
+	if (!new_k || !objcache_pair_get(ctx->cache, new_k, old_k, created, &p)) {
+		explain_pair(ctx, &m->val, m->has_prev ? &m->prev : NULL, created, &p);
+		if (new_k)
+			objcache_pair_put(ctx->cache, new_k, old_k, created, m->val.obj, &p);
+	}
+	m->has_writer = p.has_writer;
+	m->writer = p.writer;
+	m->diff = p.diff;
+	m->change = p.change;
 }
 
 void meaning_build(const struct meaning_ctx *ctx, const struct etcd_record *r, struct meaning *m)
 {
 	memset(m, 0, sizeof *m);
+	const char *ep;
+	size_t ep_len;
+	record_endpoint(r, &ep, &ep_len);
 	switch (r->c.kind) {
 	case REC_RPC: {
 		const struct rec_rpc *rpc = &r->u.rpc;
@@ -161,12 +230,18 @@ void meaning_build(const struct meaning_ctx *ctx, const struct etcd_record *r, s
 			    w->txn->compare[0]->target_union_case == ETCDSERVERPB__COMPARE__TARGET_UNION_MOD_REVISION &&
 			    w->txn->compare[0]->mod_revision == 0)
 				create = w->revision; /* the API server's create: mod_revision(key) == 0 */
-			explain_put(ctx, m, w->key, w->key_len, w->value, w->value_len, w->revision, create,
-				    w->prev);
+			explain_put(ctx, m, ep, ep_len, w->key, w->key_len, w->value, w->value_len,
+				    w->revision, create, w->prev);
 		} else if (w->op == REC_OP_DELETE) {
 			m->change = "delete";
 			if (w->prev && w->prev->value.len && !ctx->keys_only) {
-				decode_value(ctx, w->prev->value.data, w->prev->value.len, &m->prev);
+				struct objcache_key ko;
+				if (ctx->cache)
+					objcache_key_init(&ko, ep, ep_len, w->key, w->key_len,
+							  w->prev->mod_revision, w->prev->value.data,
+							  w->prev->value.len);
+				value_of(ctx, ctx->cache ? &ko : NULL, w->prev->value.data,
+					 w->prev->value.len, &m->prev);
 				m->has_prev = true;
 			}
 		}
@@ -179,8 +254,8 @@ void meaning_build(const struct meaning_ctx *ctx, const struct etcd_record *r, s
 		if (key_is_special(m, "compact_rev_key"))
 			m->housekeeping = "compaction";
 		if (e->type == REC_OP_PUT && !m->housekeeping)
-			explain_put(ctx, m, kv->key.data, kv->key.len, kv->value.data, kv->value.len,
-				    kv->mod_revision, kv->create_revision, e->prev_kv);
+			explain_put(ctx, m, ep, ep_len, kv->key.data, kv->key.len, kv->value.data,
+				    kv->value.len, kv->mod_revision, kv->create_revision, e->prev_kv);
 		else if (e->type == REC_OP_DELETE)
 			m->change = "delete";
 		break;

@@ -13,6 +13,7 @@
 
 struct store;
 struct cli_opts;
+struct objcache;
 
 struct meaning {
 	bool has_key;
@@ -34,9 +35,11 @@ struct meaning_ctx {
 	const struct cli_opts *o;
 	struct store *store;         /* may be NULL */
 	bool keys_only;              /* skip value decoding, writer and diff */
+	struct objcache *cache;      /* decoded values and diffs seen before; may be NULL */
 };
 
-/* Fills m for r. Cheap for records without a key. Free with meaning_clear. */
+/* Fills m for r. Cheap for records without a key. Free with meaning_clear, which drops
+ * m's own references: the trees may be shared with ctx->cache, never freed under it. */
 void meaning_build(const struct meaning_ctx *ctx, const struct etcd_record *r, struct meaning *m);
 void meaning_clear(struct meaning *m);
 

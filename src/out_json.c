@@ -378,12 +378,9 @@ void out_json_meaning(struct jw *w, const struct meaning *m, const struct cli_op
 	if (m->change)
 		jw_kstr(w, "change", m->change);
 	if (m->diff) {
-		char *s = json_dumps(m->diff, JSON_COMPACT | JSON_ENSURE_ASCII);
-		if (s) {
-			jw_key(w, "diff");
-			jw_raw(w, s, strlen(s));
-			free(s);
-		}
+		/* written straight into the line: json_dumps + copy was 16% of --json trace */
+		jw_key(w, "diff");
+		jw_json(w, m->diff);
 	}
 }
 

@@ -1,0 +1,300 @@
+/* objcache.c: the bounded cache of decoded Kubernetes values and of the diffs between
+ * versions (see objcache.h): a chained hash table over an LRU list, bounded by entries and
+ * by an estimate of the bytes the decoded trees take. */
+#include "objcache.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Bytes a decoded tree outside an arena (k8s_value_decode) is taken to need per byte of
+ * value; a tree in an arena counts its arena's exact size (k8s_value_mem). */
+#define OBJCACHE_TREE_FACTOR 8
+/* A diff entry {path, old, new}: three small jansson nodes and their strings. */
+#define OBJCACHE_DIFF_ENTRY_BYTES 256
+
+struct objcache_entry {
+	struct objcache_entry *hnext;         /* hash chain */
+	struct objcache_entry *prev, *next;   /* LRU list, most recent first */
+	uint64_t h;
+	int64_t rev;
+	size_t val_len;
+	uint64_t val_hash;
+	size_t ep_len, key_len;
+	size_t cost;                          /* estimated bytes of the entry, trees included */
+	struct k8s_value val;                 /* the cache's reference (k8s_value_ref) */
+	/* the latest pair computed with this entry as the new value */
+	bool has_pair, pair_created, pair_has_old;
+	int64_t pair_old_rev;
+	size_t pair_old_len;
+	uint64_t pair_old_hash;
+	size_t pair_cost;
+	struct objcache_pair pair;            /* the cache's reference to pair.diff */
+	char bytes[];                         /* ep then key */
+};
+
+struct objcache {
+	struct objcache_entry **tab;
+	size_t mask;
+	struct objcache_entry *head, *tail;
+	size_t max_entries, max_bytes;
+	struct objcache_stats st;
+};
+
+/* 64-bit mixing hash over bytes, 8 at a time: only needs to tell apart values that already
+ * share endpoint, key, revision and length (none in a sane capture), so speed matters more
+ * than quality. */
+static uint64_t oc_hash(uint64_t h, const uint8_t *p, size_t n)
+{
+	const uint64_t m = 0x9e3779b97f4a7c15ull;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * m;
+		h ^= h >> 29;
+	}
+	uint64_t w = 0;
+	if (i < n)
+		memcpy(&w, p + i, n - i);
+	h = (h ^ w ^ (uint64_t)n) * m;
+	return h ^ h >> 32;
+}
+
+struct objcache *objcache_new(size_t max_entries, size_t max_bytes)
+{
+	struct objcache *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->max_entries = max_entries ? max_entries : OBJCACHE_MAX_ENTRIES;
+	c->max_bytes = max_bytes ? max_bytes : OBJCACHE_MAX_BYTES;
+	size_t buckets = 16;
+	while (buckets < c->max_entries * 2)
+		buckets *= 2;
+	c->tab = calloc(buckets, sizeof *c->tab);
+	if (!c->tab) {
+		free(c);
+		return NULL;
+	}
+	c->mask = buckets - 1;
+	return c;
+}
+
+static void oc_pair_drop(struct objcache *c, struct objcache_entry *e)
+{
+	if (!e->has_pair)
+		return;
+	json_decref(e->pair.diff);
+	e->pair.diff = NULL;
+	e->has_pair = false;
+	e->cost -= e->pair_cost;
+	c->st.bytes -= e->pair_cost;
+	e->pair_cost = 0;
+}
+
+static void oc_entry_free(struct objcache_entry *e)
+{
+	json_decref(e->pair.diff);
+	k8s_value_free(&e->val);
+	free(e);
+}
+
+void objcache_free(struct objcache *c)
+{
+	if (!c)
+		return;
+	for (struct objcache_entry *e = c->head, *n; e; e = n) {
+		n = e->next;
+		oc_entry_free(e);
+	}
+	free(c->tab);
+	free(c);
+}
+
+void objcache_key_init(struct objcache_key *k, const char *ep, size_t ep_len, const uint8_t *key,
+		       size_t key_len, int64_t rev, const uint8_t *val, size_t val_len)
+{
+	k->ep = ep ? ep : "";
+	k->ep_len = ep ? ep_len : 0;
+	k->key = key ? key : (const uint8_t *)"";
+	k->key_len = key ? key_len : 0;
+	k->rev = rev;
+	k->val_len = val ? val_len : 0;
+	k->val_hash = oc_hash(0, val ? val : (const uint8_t *)"", k->val_len);
+	uint64_t h = oc_hash((uint64_t)rev, (const uint8_t *)k->ep, k->ep_len);
+	k->h = oc_hash(h, k->key, k->key_len);
+}
+
+static bool oc_match(const struct objcache_entry *e, const struct objcache_key *k)
+{
+	return e->h == k->h && e->rev == k->rev && e->ep_len == k->ep_len &&
+	       e->key_len == k->key_len && memcmp(e->bytes, k->ep, k->ep_len) == 0 &&
+	       memcmp(e->bytes + e->ep_len, k->key, k->key_len) == 0;
+}
+
+/* The entry of (ep, key, rev) whatever its value, with the link that points to it. */
+static struct objcache_entry **oc_slot(struct objcache *c, const struct objcache_key *k)
+{
+	struct objcache_entry **pp = &c->tab[k->h & c->mask];
+	while (*pp && !oc_match(*pp, k))
+		pp = &(*pp)->hnext;
+	return pp;
+}
+
+static void oc_lru_unlink(struct objcache *c, struct objcache_entry *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		c->head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		c->tail = e->prev;
+	e->prev = e->next = NULL;
+}
+
+static void oc_lru_front(struct objcache *c, struct objcache_entry *e)
+{
+	e->next = c->head;
+	e->prev = NULL;
+	if (c->head)
+		c->head->prev = e;
+	c->head = e;
+	if (!c->tail)
+		c->tail = e;
+}
+
+/* Unlinks e from the table and the list and frees it. */
+static void oc_remove(struct objcache *c, struct objcache_entry **slot)
+{
+	struct objcache_entry *e = *slot;
+	*slot = e->hnext;
+	oc_lru_unlink(c, e);
+	c->st.entries--;
+	c->st.bytes -= e->cost;
+	oc_entry_free(e);
+}
+
+/* Evicts least recently used entries, never keep (the one just added or touched). */
+static void oc_trim(struct objcache *c, const struct objcache_entry *keep)
+{
+	while ((c->st.entries > c->max_entries || c->st.bytes > c->max_bytes) && c->tail &&
+	       c->tail != keep) {
+		struct objcache_entry *e = c->tail;
+		struct objcache_key k = {.ep = e->bytes, .ep_len = e->ep_len,
+					 .key = (const uint8_t *)e->bytes + e->ep_len,
+					 .key_len = e->key_len, .rev = e->rev, .h = e->h};
+		oc_remove(c, oc_slot(c, &k));
+		c->st.evictions++;
+	}
+}
+
+/* The entry matching k with the same value bytes (length and hash), moved to the front. */
+static struct objcache_entry *oc_find(struct objcache *c, const struct objcache_key *k)
+{
+	struct objcache_entry *e = *oc_slot(c, k);
+	if (!e || e->val_len != k->val_len || e->val_hash != k->val_hash)
+		return NULL;
+	if (c->head != e) {
+		oc_lru_unlink(c, e);
+		oc_lru_front(c, e);
+	}
+	return e;
+}
+
+bool objcache_get(struct objcache *c, const struct objcache_key *k, struct k8s_value *out)
+{
+	struct objcache_entry *e = oc_find(c, k);
+	if (!e) {
+		c->st.misses++;
+		return false;
+	}
+	c->st.hits++;
+	k8s_value_ref(&e->val, out);
+	return true;
+}
+
+void objcache_put(struct objcache *c, const struct objcache_key *k, const struct k8s_value *v)
+{
+	struct objcache_entry **slot = oc_slot(c, k);
+	if (*slot)
+		oc_remove(c, slot);
+	size_t tree = v->arena ? k8s_value_mem(v) : v->obj ? OBJCACHE_TREE_FACTOR * k->val_len : 0;
+	size_t cost = sizeof(struct objcache_entry) + k->ep_len + k->key_len + tree;
+	if (cost > c->max_bytes)
+		return; /* would evict everything else: not worth keeping */
+	struct objcache_entry *e = calloc(1, sizeof *e + k->ep_len + k->key_len);
+	if (!e)
+		return;
+	memcpy(e->bytes, k->ep, k->ep_len);
+	memcpy(e->bytes + k->ep_len, k->key, k->key_len);
+	e->h = k->h;
+	e->rev = k->rev;
+	e->val_len = k->val_len;
+	e->val_hash = k->val_hash;
+	e->ep_len = k->ep_len;
+	e->key_len = k->key_len;
+	e->cost = cost;
+	k8s_value_ref(v, &e->val);
+	e->hnext = c->tab[k->h & c->mask];
+	c->tab[k->h & c->mask] = e;
+	oc_lru_front(c, e);
+	c->st.entries++;
+	c->st.bytes += cost;
+	oc_trim(c, e);
+}
+
+static bool oc_pair_is(const struct objcache_entry *e, const struct objcache_key *old_k,
+		       bool created)
+{
+	if (!e->has_pair || e->pair_created != created || e->pair_has_old != (old_k != NULL))
+		return false;
+	return !old_k || (e->pair_old_rev == old_k->rev && e->pair_old_len == old_k->val_len &&
+			  e->pair_old_hash == old_k->val_hash);
+}
+
+bool objcache_pair_get(struct objcache *c, const struct objcache_key *new_k,
+		       const struct objcache_key *old_k, bool created, struct objcache_pair *out)
+{
+	struct objcache_entry *e = oc_find(c, new_k);
+	/* the old value is the same key's: same endpoint and key, so revision and bytes
+	 * identify it */
+	if (!e || !oc_pair_is(e, old_k, created)) {
+		c->st.pair_misses++;
+		return false;
+	}
+	c->st.pair_hits++;
+	*out = e->pair;
+	json_incref(out->diff);
+	return true;
+}
+
+void objcache_pair_put(struct objcache *c, const struct objcache_key *new_k,
+		       const struct objcache_key *old_k, bool created, const json_t *new_obj,
+		       const struct objcache_pair *p)
+{
+	struct objcache_entry *e = oc_find(c, new_k);
+	if (!e || e->val.obj != new_obj)
+		return;
+	oc_pair_drop(c, e);
+	e->pair = *p;
+	json_incref(e->pair.diff);
+	e->has_pair = true;
+	e->pair_created = created;
+	e->pair_has_old = old_k != NULL;
+	e->pair_old_rev = old_k ? old_k->rev : 0;
+	e->pair_old_len = old_k ? old_k->val_len : 0;
+	e->pair_old_hash = old_k ? old_k->val_hash : 0;
+	e->pair_cost = p->diff ? json_array_size(p->diff) * OBJCACHE_DIFF_ENTRY_BYTES : 0;
+	e->cost += e->pair_cost;
+	c->st.bytes += e->pair_cost;
+	oc_trim(c, e);
+}
+
+void objcache_get_stats(const struct objcache *c, struct objcache_stats *st)
+{
+	if (c)
+		*st = c->st;
+	else
+		memset(st, 0, sizeof *st);
+}
