@@ -61,7 +61,9 @@ if [ ! -s $B/seed.pcap ]; then
 		--workers "${BENCH_WORKERS:-4}" --seconds "${BENCH_SEED_SECONDS:-30}" >&2
 	rm -f $B/big.pcap
 fi
-if [ ! -s $B/big.pcap ] || [ ! -s $B/big.port ] || [ $B/seed.pcap -nt $B/big.pcap ]; then
+# a new seed or a changed replicator (rebuilt above) makes a new big capture
+if [ ! -s $B/big.pcap ] || [ ! -s $B/big.port ] || [ $B/seed.pcap -nt $B/big.pcap ] ||
+	[ $B/replicate -nt $B/big.pcap ]; then
 	seed_mb=$(( $(stat -c %s $B/seed.pcap) / 1000000 + 1 ))
 	copies=$(( (TARGET_MB + seed_mb - 1) / seed_mb ))
 	[ $copies -lt 1 ] && copies=1

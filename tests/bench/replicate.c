@@ -4,7 +4,11 @@
  *
  * Writes COPIES copies of every IPv4/TCP packet of IN, each copy a different set of
  * connections: the client side (the end that is not the etcd PORT) gets address
- * A + (copy << 16) (127.0.0.1 -> 127.1.0.1, 127.2.0.1, ...) and a shifted port; the TCP
+ * A + (copy << 16) (127.0.0.1 -> 127.1.0.1, 127.2.0.1, ...) and a shifted port, the server
+ * side address S + (copy << 8) (127.0.0.1 -> 127.0.1.1, 127.0.2.1, ...), so each copy looks
+ * like its own etcd cluster: the copies repeat the seed's keys, revisions and values, and
+ * nothing keyed by (server, key, revision), like the decoded-value cache, may treat copy
+ * K's values as copy 0's, which no real capture would allow; the TCP
  * sequence numbers of each direction (and the acks, and SACK blocks, that refer to them) are
  * offset by a per-copy constant; timestamps by copy * SPREAD * span / COPIES (default SPREAD
  * 0.5), and the copies are merged in time order so their connections interleave. IP and TCP
@@ -23,7 +27,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_COPIES 250	/* client address A + (copy << 16) must stay in 127.0.0.0/8 */
+#define MAX_COPIES 250	/* client address A + (copy << 16) must stay in 127.0.0.0/8, the
+			 * server's S + (copy << 8) in 127.0.0.0/16 */
 
 struct pkt {
 	struct pcap_pkthdr h;
@@ -166,6 +171,13 @@ static void rewrite(const struct pkt *p, uint8_t *buf, unsigned copy, uint16_t e
 	csum_change32(&tc, a, na);	/* the pseudo-header */
 	pk_put16(buf, cap, caddr, (uint16_t)(na >> 16));
 	pk_put16(buf, cap, caddr + 2, (uint16_t)na);
+
+	int saddr = to_server ? ip + 16 : ip + 12;
+	uint32_t sa = pk_be32(p, saddr), nsa = sa + ((uint32_t)copy << 8);
+	csum_change32(&ipc, sa, nsa);
+	csum_change32(&tc, sa, nsa);
+	pk_put16(buf, cap, saddr, (uint16_t)(nsa >> 16));
+	pk_put16(buf, cap, saddr + 2, (uint16_t)nsa);
 
 	int cport = to_server ? tcp : tcp + 2;
 	uint16_t cp = pk_be16(p, cport), ncp = shift_port(cp, copy);
