@@ -40,6 +40,14 @@
  * more than TCP_ADOPT_BACK bytes before the first one are old retransmissions. Nothing is
  * delivered while a direction settles; it is bounded by TCP_OOO_MAX_BYTES like any hole. */
 #define TCP_ADOPT_SEGMENTS 16
+/* An ACK from the receiver beyond a hole says the hole's bytes arrived there, so no
+ * retransmission will fill it: the capture missed them (a kernel ring that overflowed).
+ * Waiting for TCP_OOO_MAX_BYTES to pile up behind it holds memory and every record of the
+ * connection; but a capture may also show an ACK before the data it acknowledges (`any`
+ * captures, multi-queue NICs, merged files), so such a hole is declared lost once this many
+ * more segments of the connection have passed without filling it. Reordering reaches a few
+ * packets; 32 leaves a wide margin. */
+#define TCP_ACKED_HOLE_SEGMENTS 32
 #define TCP_ADOPT_US 20000
 #define TCP_ADOPT_BACK (256u << 10)
 
@@ -69,6 +77,9 @@ struct tcp_half {
 				   * later ones land at or near it (tcp_ooo_merge) */
 	uint32_t ooo_bytes, ooo_n;
 	uint64_t gap_pending;  /* lost bytes not yet reported: adjacent losses merge into one */
+	bool hole_acked;       /* the peer acknowledged bytes past next while a hole was open */
+	uint32_t hole_ack;     /* ... up to here (highest such ACK) */
+	uint32_t hole_ack_segs;/* segments of the connection since (TCP_ACKED_HOLE_SEGMENTS) */
 };
 
 struct tcp_conn {
@@ -398,7 +409,9 @@ static bool tcp_ooo_fits(const struct tcp_table *t, const struct tcp_half *h, ui
 	       t->ooo_total + nb <= TCP_OOO_TOTAL_MAX_BYTES;
 }
 
-/* Declares the hole before the first buffered range lost and delivers the run after it. */
+/* Declares the hole before the first buffered range lost and delivers the run after it,
+ * each range with its own arrival time: no retransmission held those bytes back (the
+ * receiver had them, or we give up waiting), so they are dated as they were seen. */
 static void tcp_half_skip_hole(struct tcp_table *t, struct tcp_conn *c, enum tcp_dir dir,
 			       ee_ts ts)
 {
@@ -409,7 +422,8 @@ static void tcp_half_skip_hole(struct tcp_table *t, struct tcp_conn *c, enum tcp
 		h->gap_pending += h->ooo->seq - h->next;
 		h->next = h->ooo->seq;
 	}
-	tcp_half_deliver(t, c, dir, NULL, ts);
+	while (h->ooo && seq_le(h->ooo->seq, h->next))
+		tcp_half_consume_head(t, c, dir, h->ooo->ts);
 }
 
 /* Delivers all buffered data, declaring every hole before it lost. */
@@ -792,6 +806,36 @@ static bool tcp_pick_server(const struct tcp_table *t, const struct cap_packet *
 	return true;
 }
 
+/* After a segment (sent in dir) of c: notes an ACK that covers a hole of the other direction,
+ * and declares acknowledged holes lost once TCP_ACKED_HOLE_SEGMENTS segments passed. */
+static void tcp_conn_acked_holes(struct tcp_table *t, struct tcp_conn *c, enum tcp_dir dir,
+				 const struct cap_packet *pkt)
+{
+	for (int d = 0; d < 2; d++) {
+		struct tcp_half *h = &c->half[d];
+		if (h->hole_acked && (!h->ooo || !seq_lt(h->next, h->hole_ack)))
+			h->hole_acked = false; /* filled, or declared lost some other way */
+		if (d != (int)dir && (pkt->flags & CAP_TH_ACK) && h->init && !h->settling &&
+		    !h->fin && h->ooo && seq_lt(h->next, pkt->ack)) {
+			if (!h->hole_acked) {
+				h->hole_acked = true;
+				h->hole_ack = pkt->ack;
+				h->hole_ack_segs = 0;
+				continue;
+			}
+			if (seq_lt(h->hole_ack, pkt->ack))
+				h->hole_ack = pkt->ack;
+		}
+		if (!h->hole_acked || ++h->hole_ack_segs < TCP_ACKED_HOLE_SEGMENTS)
+			continue;
+		t->st.acked_holes++;
+		while (h->ooo && seq_lt(h->next, h->hole_ack))
+			tcp_half_skip_hole(t, c, (enum tcp_dir)d, pkt->ts);
+		h->hole_acked = false;
+		tcp_half_flush_gap(t, c, (enum tcp_dir)d, pkt->ts);
+	}
+}
+
 /* Applies one segment to its connection in direction dir. */
 static void tcp_conn_segment(struct tcp_table *t, struct tcp_conn *c, enum tcp_dir dir,
 			     const struct cap_packet *pkt, uint32_t wire_len)
@@ -834,6 +878,7 @@ static void tcp_conn_segment(struct tcp_table *t, struct tcp_conn *c, enum tcp_d
 		tcp_half_fin(t, c, dir, sg.e, pkt->ts);
 	tcp_half_fin_settle(t, c, dir, false, pkt->ts);
 	tcp_half_flush_gap(t, c, dir, pkt->ts);
+	tcp_conn_acked_holes(t, c, dir, pkt);
 	if (c->half[0].fin && c->half[1].fin)
 		tcp_conn_close(t, c, TCP_CLOSE_FIN, pkt->ts);
 }

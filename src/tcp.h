@@ -77,6 +77,7 @@ struct tcp_stats {
 	uint64_t ooo_walk;       /* buffered ranges visited to place segments: stays in
 				  * proportion to ooo_segments (a cost counter for tests) */
 	uint64_t gaps, gap_bytes;
+	uint64_t acked_holes;    /* holes declared lost because the receiver acknowledged them */
 	uint64_t evicted;
 	uint64_t ignored;        /* segments on other ports */
 };

@@ -490,6 +490,52 @@ static void test_ooo_total_limit(void)
 	free(d);
 }
 
+/* A live capture whose ring overflowed: the receiver acknowledges bytes the capture never
+ * showed. That hole cannot be filled, so it is declared lost TCP_ACKED_HOLE_SEGMENTS (32)
+ * segments after the ACK, without waiting for 1 MiB to pile up behind it. An ACK seen
+ * before the data it covers (a reordered capture) does not make a gap. */
+static void test_acked_hole(void)
+{
+	struct recorder rc;
+	struct tcp_table *t = mk_table(&rc, NULL);
+	uint8_t *d = mk_pattern(1000);
+	handshake(t, 0, 0);
+	feed(t, true, 1 + 10, 1, CAP_TH_ACK, d + 10, 10, 0);  /* [0, 10) never captured */
+	feed(t, false, 1, 21, CAP_TH_ACK, NULL, 0, 0);        /* the server has up to 20 */
+	struct rec *r = rc.r[0];
+	for (uint32_t i = 2; i < 33; i++) /* 31 more segments: still waiting */
+		feed(t, true, 1 + i * 10, 1, CAP_TH_ACK, d + i * 10, 10, 0);
+	CHECK_EQ_INT(r->n[0], 0);
+	CHECK_EQ_INT(r->ngaps[0], 0);
+	feed(t, false, 1, 331, CAP_TH_ACK, NULL, 0, 0);       /* the 32nd */
+	CHECK_EQ_INT(r->ngaps[0], 1);
+	CHECK_EQ_INT(r->gap_len[0][0], 10);
+	CHECK(r->n[0] == 320 && !memcmp(r->buf[0], d + 10, 320));
+	struct tcp_stats st;
+	tcp_table_get_stats(t, &st);
+	CHECK_EQ_INT(st.acked_holes, 1);
+	tcp_table_free(t);
+	rec_free(&rc);
+
+	/* reordered: the ACK comes before the segment it acknowledges */
+	t = mk_table(&rc, NULL);
+	handshake(t, 0, 0);
+	feed(t, true, 1 + 10, 1, CAP_TH_ACK, d + 10, 10, 0);
+	feed(t, false, 1, 21, CAP_TH_ACK, NULL, 0, 0);
+	feed(t, true, 1 + 20, 1, CAP_TH_ACK, d + 20, 10, 0);
+	feed(t, true, 1, 1, CAP_TH_ACK, d, 10, 0);            /* the hole, late */
+	for (uint32_t i = 3; i < 80; i++)
+		feed(t, true, 1 + i * 10, 1, CAP_TH_ACK, d + i * 10, 10, 0);
+	r = rc.r[0];
+	CHECK_EQ_INT(r->ngaps[0], 0);
+	CHECK(r->n[0] == 800 && !memcmp(r->buf[0], d, 800));
+	tcp_table_get_stats(t, &st);
+	CHECK_EQ_INT(st.acked_holes, 0);
+	tcp_table_free(t);
+	rec_free(&rc);
+	free(d);
+}
+
 /* A capture that joins mid-stream and reorders its first segments: the later segment is
  * seen first. The stream starts at the earliest byte (no gap, no byte lost as a
  * "retransmission"); after TCP_ADOPT_SEGMENTS the start is fixed and a segment from before
@@ -900,17 +946,20 @@ static void test_random_stream(void)
 		struct recorder rc;
 		struct tcp_table *t = mk_table(&rc, NULL);
 		handshake(t, isn, isn ^ 0x55555555u);
+		/* each side acknowledges only the other's first byte: a receiver never
+		 * acknowledges a hole that is later filled by a retransmission */
+		uint32_t cbase = isn + 1, sbase = (isn ^ 0x55555555u) + 1;
 		for (size_t i = 0; i < n; i++) {
 			bool c2s = rnd(2);
-			uint32_t base = c2s ? isn + 1 : (isn ^ 0x55555555u) + 1;
-			feed(t, c2s, base + segs[i].off, 0, CAP_TH_ACK, d + segs[i].off, segs[i].len, 0);
+			feed(t, c2s, (c2s ? cbase : sbase) + segs[i].off, c2s ? sbase : cbase,
+			     CAP_TH_ACK, d + segs[i].off, segs[i].len, 0);
 		}
 		/* whichever direction lost a segment to the coin flip: resend everything */
 		for (size_t i = 0; i < n; i++) {
-			feed(t, true, isn + 1 + segs[i].off, 0, CAP_TH_ACK, d + segs[i].off,
+			feed(t, true, cbase + segs[i].off, sbase, CAP_TH_ACK, d + segs[i].off,
 			     segs[i].len, 0);
-			feed(t, false, (isn ^ 0x55555555u) + 1 + segs[i].off, 0, CAP_TH_ACK,
-			     d + segs[i].off, segs[i].len, 0);
+			feed(t, false, sbase + segs[i].off, cbase, CAP_TH_ACK, d + segs[i].off,
+			     segs[i].len, 0);
 		}
 		struct rec *r = rc.r[0];
 		CHECK_EQ_INT(r->n[0], total);
@@ -995,6 +1044,7 @@ int main(void)
 	test_ooo_range_limit();
 	test_ooo_append_cost();
 	test_ooo_total_limit();
+	test_acked_hole();
 	test_truncated();
 	test_rst();
 	test_fin_and_reuse();
