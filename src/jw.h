@@ -36,6 +36,10 @@ void jw_raw(struct jw *w, const char *json, size_t n);    /* already-encoded JSO
 /* A jansson value, byte for byte as json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII |
  * JSON_ENCODE_ANY) writes it, without building the string first. */
 void jw_json(struct jw *w, const json_t *v);
+/* Resets w, then writes v as json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) does (UTF-8
+ * kept), stopping once limit bytes are written: the first limit bytes are exact, what
+ * follows them is cut short. For previews that print a prefix of a value. */
+void jw_json_preview(struct jw *w, const json_t *v, size_t limit);
 /* Writes "name":"key" when bytes are valid UTF-8, else "name_b64":"base64". */
 void jw_key_bytes(struct jw *w, const char *name, const uint8_t *s, size_t n);
 

@@ -588,6 +588,13 @@ static void k8s_put(struct k8s_walk *w, json_t *obj, const char *name, json_t *v
 		w->nomem = true;
 		return;
 	}
+	if (!repeated && name[0] != '#') {
+		/* a singular schema field: a repeat replaces it (as set would below), so no
+		 * lookup first; most fields of a value take this path */
+		if (json_object_set_new(obj, name, val) != 0)
+			w->nomem = true;
+		return;
+	}
 	json_t *cur = json_object_get(obj, name);
 	if (repeated) {
 		if (!json_is_array(cur)) {

@@ -253,6 +253,24 @@ static void text_prefix(struct out *out, const struct etcd_record *r)
 }
 
 /* "ConfigMapApp demo/my-nginx-app by kubectl-patch Update: spec.replicas 3 -> 5". */
+/* Diff values are shown as compact JSON cut to 60 bytes ("..." for the rest): only the
+ * first 61 bytes are written, where json_dumps wrote whole subtrees to print 57 of them.
+ * The buffers are reused from line to line. */
+#define TEXT_PREVIEW_MAX 60
+static struct jw preview_old, preview_new;
+
+static const char *text_preview(struct jw *w, const json_t *v)
+{
+	jw_json_preview(w, v, TEXT_PREVIEW_MAX + 1);
+	if (w->oom || !w->buf)
+		return NULL;
+	if (w->len > TEXT_PREVIEW_MAX) {
+		memcpy(w->buf + TEXT_PREVIEW_MAX - 3, "...", 4);
+		w->len = TEXT_PREVIEW_MAX;
+	}
+	return w->buf;
+}
+
 static void text_meaning(struct out *out, const struct meaning *m)
 {
 	if (!m)
@@ -295,18 +313,14 @@ static void text_meaning(struct out *out, const struct meaning *m)
 			}
 			const char *path = json_string_value(json_object_get(d, "path"));
 			json_t *o = json_object_get(d, "old"), *n = json_object_get(d, "new");
-			char *os = o ? json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-			char *ns = n ? json_dumps(n, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-			if (os && strlen(os) > 60) strcpy(os + 57, "...");
-			if (ns && strlen(ns) > 60) strcpy(ns + 57, "...");
+			const char *os = o ? text_preview(&preview_old, o) : NULL;
+			const char *ns = n ? text_preview(&preview_new, n) : NULL;
 			if (o && n)
 				out_tprintf(out, "%s %s: %s -> %s", i ? ";" : "", path ? path : "?", os, ns);
 			else if (n)
 				out_tprintf(out, "%s %s: + %s", i ? ";" : "", path ? path : "?", ns);
 			else
 				out_tprintf(out, "%s %s: - %s", i ? ";" : "", path ? path : "?", os ? os : "");
-			free(os);
-			free(ns);
 		}
 	}
 }

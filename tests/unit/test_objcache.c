@@ -251,7 +251,8 @@ static void test_arena(void)
 	k8s_value_free(&v);
 }
 
-/* jw_json writes what json_dumps(COMPACT | ENSURE_ASCII | ENCODE_ANY) does. */
+/* jw_json writes what json_dumps(COMPACT | ENSURE_ASCII | ENCODE_ANY) does; jw_json_preview
+ * the first bytes of json_dumps(COMPACT | ENCODE_ANY) (the text trace's diff values). */
 static void test_jw_json(void)
 {
 	const char *texts[] = {
@@ -260,6 +261,9 @@ static void test_jw_json(void)
 		"\"b\":[true,false,null],\"o\":{},\"a\":[],\"z\":\"\\u0000x\"}",
 		"{\"r\":[1.5,0.1,1e+300,-2.0,100000000000000000000.0]}",
 		"\"top\"",
+		"{\"long\":\"\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"
+		"\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"
+		"\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\",\"x\":{\"y\":[1,2,3]}}",
 	};
 	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
 		json_error_t err;
@@ -272,6 +276,17 @@ static void test_jw_json(void)
 		jw_init(&w);
 		jw_json(&w, j);
 		CHECK_EQ_STR(w.buf, want);
+		free(want);
+		/* the preview: UTF-8 kept, the first `limit` bytes exact */
+		want = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+		for (size_t limit = 1; limit < 80; limit += 13) {
+			jw_json_preview(&w, j, limit);
+			size_t n = strlen(want) < limit ? strlen(want) : limit;
+			CHECK(w.len >= n);
+			CHECK(memcmp(w.buf, want, n) == 0);
+			if (strlen(want) <= limit)
+				CHECK_EQ_STR(w.buf, want);
+		}
 		jw_free(&w);
 		free(want);
 		json_decref(j);
