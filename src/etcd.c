@@ -10,11 +10,19 @@
 
 #include "etcd_int.h"
 
-/* Arena chunk: most etcd messages (keys, small values, headers) decode in a few KiB, so one
- * chunk serves many messages; bigger allocations get their own block. */
+/* Arena chunks: most etcd messages (keys, small values, headers) decode in a few KiB, so one
+ * chunk serves many messages; bigger allocations get their own block. An arena's first chunk
+ * is small (a unary RPC's request and response need little, and thousands of streams may be
+ * open at once after a loss), later ones double up to ARENA_CHUNK. */
+#define ARENA_FIRST_CHUNK (4u << 10)
 #define ARENA_CHUNK (64u << 10)
-/* Chunks an arena keeps after a reset: a steady-state working set without malloc. */
+/* Chunks kept after a reset: the scratch arena keeps a steady-state working set without
+ * malloc; a stream's arena returned to the pool keeps one. */
 #define ARENA_KEEP_CHUNKS 16
+#define ARENA_POOLED_KEEP_CHUNKS 1
+/* Bytes held by all streams still inferring their method (infer_msg), across connections:
+ * past it a stream decides with what it has. */
+#define INFER_MAX_PENDING_TOTAL (64u << 20)
 /* Reset arenas kept for reuse by new streams (kube-apiserver runs hundreds of concurrent
  * unary RPCs on one connection; more than that are freed). */
 #define ARENA_POOL_MAX 256
@@ -48,12 +56,27 @@ struct arena {
 	struct achunk *cur;    /* chunks in use, newest first */
 	struct achunk *spare;  /* reset chunks ready for reuse */
 	struct achunk *big;    /* oversize blocks, freed on reset */
-	int nchunks;
+	int nchunks, keep_chunks;
+	size_t next_chunk;     /* size of the next chunk malloc'd */
+	struct arena_acct *acct; /* bytes of chunks and blocks held, summed here (may be NULL) */
 	struct arena *next_free;
 	size_t allocated;      /* bytes handed out since the last reset */
 	size_t limit;          /* 0 = none; see msg_decode */
 	bool limit_hit;
 };
+
+struct arena_acct {
+	uint64_t now, max;
+};
+
+static void arena_acct_add(struct arena_acct *ac, size_t n)
+{
+	if (!ac)
+		return;
+	ac->now += n;
+	if (ac->now > ac->max)
+		ac->max = ac->now;
+}
 
 /* Hands out n bytes, 16-aligned, from the current chunk or a new one. */
 static void *arena_alloc(void *data, size_t n)
@@ -80,19 +103,24 @@ static void *arena_alloc(void *data, size_t n)
 		if (!b)
 			return NULL;
 		b->size = b->used = n;
+		arena_acct_add(a->acct, n);
 		b->next = a->big;
 		a->big = b;
 		return b->data;
 	}
 	struct achunk *c = a->spare;
-	if (c) {
+	if (c && c->size >= n) {
 		a->spare = c->next;
 	} else {
-		c = malloc(sizeof(*c) + ARENA_CHUNK);
+		size_t size = a->next_chunk < n ? n : a->next_chunk;
+		c = malloc(sizeof(*c) + size);
 		if (!c)
 			return NULL;
-		c->size = ARENA_CHUNK;
+		c->size = size;
 		a->nchunks++;
+		arena_acct_add(a->acct, size);
+		if (a->next_chunk < ARENA_CHUNK)
+			a->next_chunk *= 2;
 	}
 	c->used = n;
 	c->next = a->cur;
@@ -109,6 +137,8 @@ static void arena_init(struct arena *a)
 	a->pa.alloc = arena_alloc;
 	a->pa.free = arena_free;
 	a->pa.allocator_data = a;
+	a->keep_chunks = ARENA_KEEP_CHUNKS;
+	a->next_chunk = ARENA_FIRST_CHUNK;
 }
 
 /* Forgets everything allocated; keeps up to ARENA_KEEP_CHUNKS chunks for reuse. */
@@ -118,12 +148,16 @@ static void arena_reset(struct arena *a)
 	while (a->big) {
 		struct achunk *b = a->big;
 		a->big = b->next;
+		if (a->acct)
+			a->acct->now -= b->size;
 		free(b);
 	}
 	while (a->cur) {
 		struct achunk *c = a->cur;
 		a->cur = c->next;
-		if (a->nchunks > ARENA_KEEP_CHUNKS) {
+		if (a->nchunks > a->keep_chunks) {
+			if (a->acct)
+				a->acct->now -= c->size;
 			free(c);
 			a->nchunks--;
 		} else {
@@ -140,6 +174,8 @@ static void arena_destroy(struct arena *a)
 	while (a->spare) {
 		struct achunk *c = a->spare;
 		a->spare = c->next;
+		if (a->acct)
+			a->acct->now -= c->size;
 		free(c);
 	}
 	a->nchunks = 0;
@@ -210,6 +246,8 @@ struct etcd_decoder {
 	struct arena *free_arenas;
 	int n_free_arenas;
 	struct es *free_es;
+	size_t pend_total; /* bytes held by all undecided streams (INFER_MAX_PENDING_TOTAL) */
+	struct arena_acct acct; /* every arena's memory */
 };
 
 struct etcd_conn {
@@ -229,6 +267,7 @@ struct etcd_decoder *etcd_decoder_new(const struct etcd_sink *sink)
 	if (sink)
 		d->sink = *sink;
 	arena_init(&d->scratch);
+	d->scratch.acct = &d->acct;
 	return d;
 }
 
@@ -255,6 +294,8 @@ void etcd_decoder_free(struct etcd_decoder *d)
 void etcd_decoder_get_stats(const struct etcd_decoder *d, struct etcd_stats *st)
 {
 	*st = d->st;
+	st->arena_bytes = d->acct.now;
+	st->arena_bytes_max = d->acct.max;
 }
 
 /* Takes a reset arena from the pool (or a new one); NULL when out of memory. */
@@ -267,14 +308,18 @@ static struct arena *arena_get(struct etcd_decoder *d)
 		return a;
 	}
 	a = malloc(sizeof(*a));
-	if (a)
+	if (a) {
 		arena_init(a);
+		a->keep_chunks = ARENA_POOLED_KEEP_CHUNKS;
+		a->acct = &d->acct;
+	}
 	return a;
 }
 
 static void arena_put(struct etcd_decoder *d, struct arena *a)
 {
 	arena_reset(a);
+	a->next_chunk = ARENA_FIRST_CHUNK;
 	if (d->n_free_arenas >= ARENA_POOL_MAX) {
 		arena_destroy(a);
 		free(a);
@@ -950,6 +995,7 @@ static struct es *es_get(struct etcd_conn *c, struct grpc_stream *s)
 static void es_release(struct etcd_conn *c, struct es *e)
 {
 	struct etcd_decoder *d = c->d;
+	d->pend_total -= e->pend_bytes; /* held messages of a stream closed undecided */
 	if (e->arena)
 		arena_put(d, e->arena);
 	for (size_t i = 0; i < e->nw; i++)
@@ -963,11 +1009,19 @@ static void es_release(struct etcd_conn *c, struct es *e)
 
 /* ---- inference ---- */
 
+/* Forgets the held messages' bytes (their copies live in the stream arena). */
+static void es_pend_clear(struct etcd_conn *c, struct es *e)
+{
+	c->d->pend_total -= e->pend_bytes;
+	e->pend_bytes = 0;
+	e->npend = 0;
+}
+
 /* Hands the messages held while the method was unknown to the decided method. */
 static void es_replay(struct etcd_conn *c, struct grpc_stream *s, struct es *e)
 {
 	int np = e->npend;
-	e->npend = 0;
+	es_pend_clear(c, e);
 	for (int i = 0; i < np; i++)
 		es_msg(c, s, e, e->pend[i].dir, e->pend[i].p, e->pend[i].n, e->pend[i].ts);
 }
@@ -1025,7 +1079,7 @@ static void infer_try(struct etcd_conn *c, struct grpc_stream *s, struct es *e, 
 	if (m != EM_UNKNOWN && conf >= INFER_COMMIT_CONFIDENCE && s->path_unknown)
 		(void)grpc_conn_learn_path(c->g, s, e->m->path);
 	if (m == EM_UNKNOWN) {
-		e->npend = 0;
+		es_pend_clear(c, e);
 		return;
 	}
 	es_replay(c, s, e);
@@ -1053,8 +1107,10 @@ static void infer_msg(struct etcd_conn *c, struct grpc_stream *s, struct es *e, 
 			memcpy(copy, p, n);
 		e->pend[e->npend++] = (struct pend_msg){dir, ts, copy, n};
 		e->pend_bytes += n;
+		c->d->pend_total += n;
 	}
-	bool full = e->npend == INFER_MAX_PENDING_MSGS || e->pend_bytes > INFER_MAX_PENDING_BYTES;
+	bool full = e->npend == INFER_MAX_PENDING_MSGS || e->pend_bytes > INFER_MAX_PENDING_BYTES ||
+		    c->d->pend_total > INFER_MAX_PENDING_TOTAL;
 	infer_try(c, s, e, full || !copy);
 }
 

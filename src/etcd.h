@@ -27,6 +27,8 @@ struct etcd_sink {
 struct etcd_stats {
 	uint64_t rpcs, unpaired_requests, unpaired_responses, messages, undecodable, inferred,
 		watch_streams, watch_events, writes, errors;
+	uint64_t arena_bytes;     /* decode arenas' memory now (streams, pool, scratch) */
+	uint64_t arena_bytes_max; /* its peak */
 };
 
 struct etcd_decoder;

@@ -40,6 +40,7 @@ struct grpc_sdir {
 	size_t blen, bcap;
 	uint64_t skip;        /* bytes of an oversize message still to skip */
 	bool hunting;         /* bytes here may start mid-message: look for a start at a frame */
+	uint32_t loss_epoch;  /* the connection's loss_epoch[dir] this state has caught up with */
 	uint64_t hunt_skipped;/* bytes skipped while hunting; > 0 makes the next message resumed */
 	bool resumed_next;
 };
@@ -52,6 +53,7 @@ struct grpc_gstream {
 	/* Response held until its request is seen (grpc_hold_wanted) */
 	bool holding, hold_done;
 	ee_ts hold_since;
+	struct grpc_gstream *hold_prev, *hold_next; /* the connection's holding list */
 	struct grpc_held *held, **held_tail;
 	size_t held_bytes;
 	bool trailers_held;
@@ -80,6 +82,10 @@ struct grpc_conn {
 	size_t zcap;
 	uint32_t max_c2s_id;    /* highest stream id the client opened with HEADERS */
 	size_t nholding;        /* streams holding a response */
+	struct grpc_gstream *holding;  /* their list */
+	/* Bumped when bytes are lost in a direction: every stream catches up lazily
+	 * (grpc_sdir_sync) instead of a walk over all streams per loss. */
+	uint32_t loss_epoch[2];
 	size_t held_bytes;      /* their held messages */
 };
 
@@ -114,6 +120,19 @@ static void grpc_sdir_drop(struct grpc_conn *g, struct grpc_gstream *gs, enum tc
 		g->cb.on_loss(g->cb.ctx, &gs->s, dir, why, ts);
 }
 
+/* Catches a stream direction up with losses in the connection since it last looked: its
+ * partial message is discarded (and reported), and the next bytes may start mid-message. */
+static void grpc_sdir_sync(struct grpc_conn *g, struct grpc_gstream *gs, enum tcp_dir dir,
+			   ee_ts ts)
+{
+	struct grpc_sdir *sd = &gs->d[dir];
+	if (sd->loss_epoch == g->loss_epoch[dir])
+		return;
+	sd->loss_epoch = g->loss_epoch[dir];
+	grpc_sdir_drop(g, gs, dir, "bytes lost in the connection", ts);
+	sd->hunting = true;
+}
+
 /* Hands up a held response (messages, then trailers) with their own timestamps; the
  * stream never holds again. */
 static void grpc_release(struct grpc_conn *g, struct grpc_gstream *gs)
@@ -123,6 +142,13 @@ static void grpc_release(struct grpc_conn *g, struct grpc_gstream *gs)
 	gs->holding = false;
 	gs->hold_done = true;
 	g->nholding--;
+	if (gs->hold_prev)
+		gs->hold_prev->hold_next = gs->hold_next;
+	else
+		g->holding = gs->hold_next;
+	if (gs->hold_next)
+		gs->hold_next->hold_prev = gs->hold_prev;
+	gs->hold_prev = gs->hold_next = NULL;
 	while (gs->held) {
 		struct grpc_held *h = gs->held;
 		gs->held = h->next;
@@ -144,8 +170,10 @@ static void grpc_release(struct grpc_conn *g, struct grpc_gstream *gs)
 /* Last call for a stream: tells the next stage, unlinks and frees it. */
 static void grpc_stream_close(struct grpc_conn *g, struct grpc_gstream *gs, ee_ts ts)
 {
-	for (int dir = 0; dir < 2; dir++)
+	for (int dir = 0; dir < 2; dir++) {
+		grpc_sdir_sync(g, gs, dir, ts);
 		grpc_sdir_drop(g, gs, dir, "stream closed mid-message", ts);
+	}
 	grpc_release(g, gs);
 	if (g->cb.on_stream_close)
 		g->cb.on_stream_close(g->cb.ctx, &gs->s, ts);
@@ -180,6 +208,8 @@ static struct grpc_gstream *grpc_stream_new(struct grpc_conn *g, uint32_t id, ee
 		return NULL;
 	gs->s.id = id;
 	gs->s.status = -1;
+	gs->d[TCP_C2S].loss_epoch = g->loss_epoch[TCP_C2S];
+	gs->d[TCP_S2C].loss_epoch = g->loss_epoch[TCP_S2C];
 	struct grpc_gstream **b = &g->hash[id % GRPC_HASH_BUCKETS];
 	gs->hnext = *b;
 	*b = gs;
@@ -308,6 +338,7 @@ static void grpc_request_read(struct grpc_gstream *gs, const struct hpack_field 
 static void grpc_stream_end(struct grpc_conn *g, struct grpc_gstream *gs, enum tcp_dir dir,
 			    ee_ts ts)
 {
+	grpc_sdir_sync(g, gs, dir, ts);
 	grpc_sdir_drop(g, gs, dir, "stream ended mid-message", ts);
 	gs->s.ended[dir] = true;
 	if (dir == TCP_C2S)
@@ -366,6 +397,11 @@ static bool grpc_hold(struct grpc_conn *g, struct grpc_gstream *gs, ee_ts ts)
 	gs->hold_since = ts;
 	gs->held_tail = &gs->held;
 	g->nholding++;
+	gs->hold_prev = NULL;
+	gs->hold_next = g->holding;
+	if (g->holding)
+		g->holding->hold_prev = gs;
+	g->holding = gs;
 	return true;
 }
 
@@ -373,9 +409,9 @@ static bool grpc_hold(struct grpc_conn *g, struct grpc_gstream *gs, ee_ts ts)
  * (new_id, for streams whose request HEADERS are unseen), or GRPC_HOLD_US went by. */
 static void grpc_release_stale(struct grpc_conn *g, uint32_t new_id, ee_ts ts)
 {
-	for (struct grpc_gstream *gs = g->oldest; gs && g->nholding; gs = gs->newer) {
-		if (!gs->holding)
-			continue;
+	struct grpc_gstream *gs = g->holding, *next;
+	for (; gs; gs = next) {
+		next = gs->hold_next;
 		if ((new_id > gs->s.id && !gs->s.headers_seen[TCP_C2S]) ||
 		    ts - gs->hold_since > GRPC_HOLD_US)
 			grpc_release(g, gs);
@@ -416,6 +452,7 @@ static void grpc_on_headers(void *ctx, uint32_t stream, enum tcp_dir dir,
 			gs = grpc_stream_adopt(g, stream, ts);
 			if (!gs)
 				return;
+			grpc_sdir_sync(g, gs, TCP_S2C, ts);
 			gs->d[TCP_S2C].hunting = false; /* response starts here */
 		}
 		const struct hpack_field *status = NULL, *msg = NULL;
@@ -594,6 +631,7 @@ static void grpc_data_consume(struct grpc_conn *g, struct grpc_gstream *gs, enum
 	static const uint8_t none[1];
 	if (!p)
 		p = none; /* an empty DATA frame: no pointer arithmetic on NULL (UBSan) */
+	grpc_sdir_sync(g, gs, dir, ts);
 	if (sd->hunting) {
 		if (!grpc_start_plausible(p, n)) {
 			sd->hunt_skipped += n;
@@ -762,10 +800,7 @@ static void grpc_on_notice(void *ctx, enum tcp_dir dir, enum h2_notice what, uin
 		g->cb.on_conn_notice(g->cb.ctx, dir, names[what], skipped, ts);
 	if (what == H2_N_PREFACE || what == H2_N_HPACK_ERROR)
 		return;
-	for (struct grpc_gstream *gs = g->oldest; gs; gs = gs->newer) {
-		grpc_sdir_drop(g, gs, dir, "bytes lost in the connection", ts);
-		gs->d[dir].hunting = true;
-	}
+	g->loss_epoch[dir]++; /* every stream catches up when next touched (grpc_sdir_sync) */
 }
 
 static const struct h2_callbacks grpc_h2_callbacks = {

@@ -1455,6 +1455,46 @@ static void test_path_midstream(void)
 	etcd_decoder_free(d);
 }
 
+/* After a loss, thousands of streams stay open (their END_STREAM was lost), each with a
+ * message held or decoded in its arena: an arena starts small (it used to take a 64 KiB
+ * chunk per stream, 256 MiB for a full stream table). */
+static void test_arena_per_stream(void)
+{
+	struct etcd_decoder *d = dec_new();
+	struct tcp_conn_info ci = conn_info(false);
+	Etcdserverpb__ResponseHeader h = hdr_make(400);
+	struct etcd_conn *ec = etcd_conn_open(d, &ci, 1000000);
+	CHECK(ec != NULL);
+	struct buf wu = {0};
+	static const uint8_t inc[4] = {0, 0, 0x10, 0};
+	for (int i = 0; i < 4; i++)
+		frame(&wu, 8, 0, 0, inc, 4);
+	etcd_conn_data(ec, TCP_S2C, wu.p, wu.n, 1000000);
+	free(wu.p);
+	Mvccpb__KeyValue kv1 = kv_make("/registry/minions/node1", 10, 20, 3);
+	Mvccpb__KeyValue *kvs[] = {&kv1};
+	Etcdserverpb__RangeResponse rs = ETCDSERVERPB__RANGE_RESPONSE__INIT;
+	rs.header = &h;
+	rs.n_kvs = 1;
+	rs.kvs = kvs;
+	rs.count = 1;
+	enum { NSTREAMS = 2000 };
+	for (uint32_t i = 0; i < NSTREAMS; i++) {
+		struct buf w = {0};
+		data_msg(&w, 101 + 2 * i, &rs, false);
+		etcd_conn_data(ec, TCP_S2C, w.p, w.n, 1000100 + i);
+		free(w.p);
+	}
+	struct etcd_stats st;
+	etcd_decoder_get_stats(d, &st);
+	CHECK(st.arena_bytes_max > 0);
+	CHECK(st.arena_bytes_max < (uint64_t)NSTREAMS * (8u << 10));
+	etcd_conn_close(ec, TCP_CLOSE_END, 2000000);
+	etcd_decoder_get_stats(d, &st);
+	CHECK(st.arena_bytes <= (uint64_t)256 * (4u << 10) + (1u << 20)); /* the pool, scratch */
+	etcd_decoder_free(d);
+}
+
 /* Loss and undecodable messages surface as notices. */
 static void test_path_notices(void)
 {
@@ -1500,6 +1540,7 @@ int main(void)
 	test_path_watch();
 	test_path_keepalive_snapshot();
 	test_path_midstream();
+	test_arena_per_stream();
 	test_path_notices();
 	return unit_summary("test_etcd");
 }
