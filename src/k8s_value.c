@@ -391,6 +391,30 @@ static json_t *k8s_json_load(const uint8_t *p, size_t n, int depth_left)
 	return json_loadb((const char *)p, n, 0, &err);
 }
 
+/* Year, month (1-12), day (1-31) of a day count from 1970-01-01 (proleptic Gregorian). */
+static void k8s_civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+/* v (0 <= v < 10^width) as width decimal digits at buf[*n]. */
+static void k8s_put_digits(char *buf, int *n, int v, int width)
+{
+	for (int i = width - 1; i >= 0; i--) {
+		buf[*n + i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	*n += width;
+}
+
 /* Time and MicroTime as Kubernetes' JSON writes them: RFC 3339 in UTC, seconds only for
  * Time, 6 fractional digits for MicroTime. An empty message is the zero time (null). */
 static json_t *k8s_time_json(const uint8_t *p, size_t n, bool micro)
@@ -417,19 +441,31 @@ static json_t *k8s_time_json(const uint8_t *p, size_t n, bool micro)
 	if (r.err || secs < -62135596800LL || secs > 253402300799LL || nanos < 0 ||
 	    nanos > 999999999)
 		return NULL;
-	time_t t = (time_t)secs;
-	struct tm tm;
-	if (!gmtime_r(&t, &tm))
-		return NULL;
-	char buf[64];
-	if (micro)
-		snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-			 (int)(nanos / 1000));
-	else
-		snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-	return json_string(buf);
+	/* RFC 3339 by hand (civil date from days, H. Hinnant's algorithm): every object has
+	 * several times, and gmtime_r + snprintf showed in the profile */
+	int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+	int64_t sod = secs - days * 86400;
+	int y, mo, d;
+	k8s_civil_from_days(days, &y, &mo, &d);
+	char buf[32];
+	int len = 0;
+	k8s_put_digits(buf, &len, y, 4);
+	buf[len++] = '-';
+	k8s_put_digits(buf, &len, mo, 2);
+	buf[len++] = '-';
+	k8s_put_digits(buf, &len, d, 2);
+	buf[len++] = 'T';
+	k8s_put_digits(buf, &len, (int)(sod / 3600), 2);
+	buf[len++] = ':';
+	k8s_put_digits(buf, &len, (int)(sod / 60 % 60), 2);
+	buf[len++] = ':';
+	k8s_put_digits(buf, &len, (int)(sod % 60), 2);
+	if (micro) {
+		buf[len++] = '.';
+		k8s_put_digits(buf, &len, (int)(nanos / 1000), 6);
+	}
+	buf[len++] = 'Z';
+	return json_stringn(buf, (size_t)len);
 }
 
 /* Messages Kubernetes renders specially in JSON: Quantity ("100m"), IntOrString (80 or
@@ -629,11 +665,54 @@ static void k8s_put(struct k8s_walk *w, json_t *obj, const char *name, json_t *v
 		w->nomem = true;
 }
 
+/* map<string, string> (labels, annotations, ConfigMap data): the entry read straight off
+ * the wire into the map, without an entry object. Returns false to leave anything unusual
+ * (other fields, bad UTF-8, bad bytes) to the generic path, which gives the same result
+ * for the usual case. */
+static bool k8s_put_string_map_entry(struct k8s_walk *w, json_t *obj, const char *name,
+				     const uint8_t *p, size_t n)
+{
+	struct rd r;
+	rd_init(&r, p, n);
+	const uint8_t *kv[2] = {(const uint8_t *)"", (const uint8_t *)""};
+	size_t kn[2] = {0, 0};
+	while (rd_left(&r) > 0) {
+		uint64_t tag = rd_varint(&r);
+		if (r.err || (tag != (1 << 3 | 2) && tag != (2 << 3 | 2)))
+			return false;
+		uint64_t len = rd_varint(&r);
+		if (r.err || len > rd_left(&r))
+			return false;
+		int f = (int)(tag >> 3) - 1;
+		kv[f] = rd_bytes(&r, (size_t)len);
+		kn[f] = (size_t)len;
+	}
+	if (!k8s_utf8_valid(kv[0], kn[0], false))
+		return false;
+	json_t *map = json_object_get(obj, name);
+	if (!json_is_object(map)) {
+		map = json_object();
+		if (!map || json_object_set_new(obj, name, map) != 0) {
+			w->nomem = true;
+			return true;
+		}
+	}
+	json_t *val = k8s_utf8_valid(kv[1], kn[1], false) ? json_stringn((const char *)kv[1], kn[1])
+							  : k8s_bytes_note(kn[1]);
+	if (!val || json_object_setn_new(map, (const char *)kv[0], kn[0], val) != 0)
+		w->nomem = true;
+	return true;
+}
+
 /* Adds one map<K, V> entry ({1: key, 2: value}) to the JSON object at name. */
 static bool k8s_put_map_entry(struct k8s_walk *w, json_t *obj, const ProtobufCFieldDescriptor *fd,
 			      const uint8_t *p, size_t n, int depth)
 {
 	const ProtobufCMessageDescriptor *ed = fd->descriptor;
+	if (ed->fields[0].type == PROTOBUF_C_TYPE_STRING &&
+	    ed->fields[1].type == PROTOBUF_C_TYPE_STRING &&
+	    k8s_put_string_map_entry(w, obj, fd->name, p, n))
+		return true;
 	json_t *entry = k8s_pb_message(w, ed, p, n, depth + 1, true);
 	if (!entry)
 		return false;

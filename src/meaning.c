@@ -161,13 +161,9 @@ static void explain_put(const struct meaning_ctx *ctx, struct meaning *m, const 
 			prev_rev = pv->mod_revision;
 		}
 	}
-	if (pval) {
-		if (ctx->cache) {
-			objcache_key_init(&ko, ep, ep_len, key, key_len, prev_rev, pval, plen);
-			old_k = &ko;
-		}
-		value_of(ctx, old_k, pval, plen, &m->prev);
-		m->has_prev = true;
+	if (pval && ctx->cache) {
+		objcache_key_init(&ko, ep, ep_len, key, key_len, prev_rev, pval, plen);
+		old_k = &ko;
 	}
 	bool created = create_rev && create_rev == mod_rev;
 	if (!m->val.obj) {
@@ -175,8 +171,15 @@ static void explain_put(const struct meaning_ctx *ctx, struct meaning *m, const 
 			m->change = "create";
 		return;
 	}
+	/* The previous value is decoded only to explain the pair: when the cache already
+	 * has the writer and diff (the second and later records of one write), it is not
+	 * needed (printers read prev for deletes only). */
 	struct objcache_pair p;
 	if (!new_k || !objcache_pair_get(ctx->cache, new_k, old_k, created, &p)) {
+		if (pval) {
+			value_of(ctx, old_k, pval, plen, &m->prev);
+			m->has_prev = true;
+		}
 		explain_pair(ctx, &m->val, m->has_prev ? &m->prev : NULL, created, &p);
 		if (new_k)
 			objcache_pair_put(ctx->cache, new_k, old_k, created, m->val.obj, &p);

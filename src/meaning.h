@@ -23,7 +23,9 @@ struct meaning {
 	int list_page;               /* page number within a paginated LIST (list_agg), or 0 */
 	bool has_value;
 	struct k8s_value val;        /* the new value (put) */
-	bool has_prev;               /* the previous value was known (prev_kv, store, ...) */
+	bool has_prev;               /* the previous value was known (prev_kv, store, ...) and
+				      * decoded: for a put only when the writer and diff were
+				      * not in the cache (printers read prev of deletes only) */
 	struct k8s_value prev;
 	bool has_writer;
 	struct k8s_writer writer;

@@ -23,11 +23,13 @@
 
 #include "k8s.h"
 
-/* Defaults: a few MB. A value is looked up again within milliseconds (its watch events)
- * and as the previous value of the key's next write (seconds later on a busy cluster);
- * 4096 values cover the latter for some thousands of keys written concurrently. */
+/* Defaults: a few MB. A value is looked up again within milliseconds (the watch events
+ * delivering it) and as the previous value of the key's next write (later). A decoded tree
+ * takes ~14x its value's bytes (an arena of 4-32 KiB for a 1-2 KB value), so 4 MiB hold
+ * some hundreds of values; larger budgets measured no faster on the bench capture (trees
+ * that stay long are cold in the CPU caches; docs/performance.md). */
 #define OBJCACHE_MAX_ENTRIES 1024
-#define OBJCACHE_MAX_BYTES (2u << 20)
+#define OBJCACHE_MAX_BYTES (4u << 20)
 
 struct objcache;
 
