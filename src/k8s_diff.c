@@ -15,11 +15,12 @@ struct k8s_path {
 	bool nomem;
 };
 
-/* Appends text to the path; returns the old length to restore later. */
-static size_t k8s_path_push(struct k8s_path *p, const char *sep, const char *text)
+/* Appends sep (0: none) and text[0..n) to the path; returns the old length to restore
+ * later. Lengths are passed in: this runs for every node of both trees. */
+static size_t k8s_path_push(struct k8s_path *p, char sep, const char *text, size_t n)
 {
 	size_t old = p->len;
-	size_t add = strlen(sep) + strlen(text);
+	size_t add = (sep != 0) + n;
 	if (p->len + add + 1 > p->cap) {
 		size_t cap = (p->len + add + 1) * 2;
 		char *s = realloc(p->s, cap);
@@ -30,11 +31,32 @@ static size_t k8s_path_push(struct k8s_path *p, const char *sep, const char *tex
 		p->s = s;
 		p->cap = cap;
 	}
-	memcpy(p->s + p->len, sep, strlen(sep));
-	memcpy(p->s + p->len + strlen(sep), text, strlen(text));
-	p->len += add;
+	if (sep)
+		p->s[p->len++] = sep;
+	memcpy(p->s + p->len, text, n);
+	p->len += n;
 	p->s[p->len] = '\0';
 	return old;
+}
+
+/* Appends ".key" (or "key" at the top). */
+static size_t k8s_path_push_key(struct k8s_path *p, const char *k)
+{
+	return k8s_path_push(p, p->len ? '.' : 0, k, strlen(k));
+}
+
+/* Appends "[i]". */
+static size_t k8s_path_push_index(struct k8s_path *p, size_t i)
+{
+	char b[24];
+	char *d = b + sizeof b;
+	*--d = ']';
+	do {
+		*--d = (char)('0' + i % 10);
+		i /= 10;
+	} while (i);
+	*--d = '[';
+	return k8s_path_push(p, 0, d, (size_t)(b + sizeof b - d));
 }
 
 static void k8s_path_pop(struct k8s_path *p, size_t old)
@@ -48,6 +70,8 @@ static void k8s_path_pop(struct k8s_path *p, size_t old)
 static bool k8s_path_is_noise(const char *path)
 {
 	static const char mf[] = "metadata.managedFields";
+	if (path[0] != 'm')
+		return false; /* most paths: no strlen, no compare */
 	size_t n = strlen(path);
 	if (strcmp(path, "metadata.resourceVersion") == 0)
 		return true;
@@ -83,7 +107,7 @@ static void k8s_diff_walk(json_t *out, struct k8s_path *p, const json_t *a, cons
 		const char *k;
 		const json_t *bv;
 		json_object_foreach((json_t *)b, k, bv) {
-			size_t old = k8s_path_push(p, p->len ? "." : "", k);
+			size_t old = k8s_path_push_key(p, k);
 			const json_t *av = json_object_get(a, k);
 			if (!av) {
 				if ((flags & K8S_DIFF_NOISE) || !k8s_path_is_noise(p->s))
@@ -97,7 +121,7 @@ static void k8s_diff_walk(json_t *out, struct k8s_path *p, const json_t *a, cons
 		json_object_foreach((json_t *)a, k, av) {
 			if (json_object_get(b, k))
 				continue;
-			size_t old = k8s_path_push(p, p->len ? "." : "", k);
+			size_t old = k8s_path_push_key(p, k);
 			if ((flags & K8S_DIFF_NOISE) || !k8s_path_is_noise(p->s))
 				k8s_diff_emit(out, p->s, av, NULL);
 			k8s_path_pop(p, old);
@@ -107,9 +131,7 @@ static void k8s_diff_walk(json_t *out, struct k8s_path *p, const json_t *a, cons
 	if (depth < K8S_MAX_DEPTH && json_is_array(a) && json_is_array(b)) {
 		size_t na = json_array_size(a), nb = json_array_size(b);
 		for (size_t i = 0; i < na || i < nb; i++) {
-			char idx[32];
-			snprintf(idx, sizeof idx, "[%zu]", i);
-			size_t old = k8s_path_push(p, "", idx);
+			size_t old = k8s_path_push_index(p, i);
 			if (i < na && i < nb)
 				k8s_diff_walk(out, p, json_array_get(a, i), json_array_get(b, i),
 					      depth + 1, flags);
@@ -131,7 +153,7 @@ json_t *k8s_diff(const json_t *old_obj, const json_t *new_obj, unsigned flags)
 	if (!out || !old_obj || !new_obj)
 		return out;
 	struct k8s_path p = {NULL, 0, 0, false};
-	k8s_path_push(&p, "", "");
+	k8s_path_push(&p, 0, "", 0);
 	k8s_diff_walk(out, &p, old_obj, new_obj, 0, flags);
 	bool nomem = p.nomem;
 	free(p.s);
