@@ -75,6 +75,7 @@ struct h2_block {
 struct h2_dir {
 	enum h2_state st;
 	size_t preface_got;           /* preface bytes matched so far */
+	bool preface_maybe;           /* joined mid-connection: the preface may still come first */
 	uint32_t max_frame;           /* plausibility limit for frames in this direction */
 	uint32_t table_max;           /* SETTINGS_HEADER_TABLE_SIZE for our decoder, 0 = unset */
 	bool table_max_set;
@@ -770,6 +771,16 @@ static size_t h2_preface_consume(struct h2_conn *c, enum tcp_dir dir, const uint
 	}
 	if (d->preface_got == H2_PREFACE_LEN) {
 		d->st = H2_ST_FRAMES;
+		if (d->preface_maybe) {
+			/* The connection starts here after all (its SYN came late, or was not
+			 * captured): the client's HPACK table starts empty, so decode exactly. */
+			struct hpack_decoder *hd = hpack_decoder_new(true);
+			if (hd) {
+				hpack_decoder_free(d->hd);
+				d->hd = hd;
+			}
+			d->preface_maybe = false;
+		}
 		h2_notice(c, dir, H2_N_PREFACE, 0);
 	}
 	return used;
@@ -826,7 +837,10 @@ struct h2_conn *h2_conn_new(const struct h2_callbacks *cb, void *ctx, bool from_
 			h2_conn_free(c);
 			return NULL;
 		}
-		d->st = !from_start ? H2_ST_RESYNC : i == TCP_C2S ? H2_ST_PREFACE : H2_ST_FRAMES;
+		d->st = i == TCP_C2S ? H2_ST_PREFACE : from_start ? H2_ST_FRAMES : H2_ST_RESYNC;
+		/* Joined mid-connection, the client side may still begin with the preface (a
+		 * reordered SYN); anything else is rescanned for a frame boundary, losing nothing. */
+		d->preface_maybe = !from_start && i == TCP_C2S;
 	}
 	return c;
 }

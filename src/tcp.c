@@ -91,6 +91,7 @@ struct tcp_conn {
 	struct tcp_half half[2];       /* indexed by enum tcp_dir (sender's direction) */
 	ee_ts last_ts;
 	bool closed;                   /* tombstone: on_close was called */
+	bool rst;                      /* a RST was seen: closes once TCP_FIN_WAIT_US is idle */
 	bool in_settle_list;
 	struct tcp_conn *sprev, *snext;/* settling list, oldest settle start first */
 	ee_ts settle_ts;               /* when the connection began settling */
@@ -842,7 +843,13 @@ static void tcp_conn_segment(struct tcp_table *t, struct tcp_conn *c, enum tcp_d
 {
 	struct tcp_half *h = &c->half[dir];
 	if (pkt->flags & CAP_TH_RST) {
-		tcp_conn_close(t, c, TCP_CLOSE_RST, pkt->ts);
+		/* The sender's stream ends here, but bytes sent before the RST (either way) may
+		 * come after it in a reordered capture: the connection closes once it has been
+		 * idle TCP_FIN_WAIT_US (tcp_table_expire), like one where both sides sent FIN. */
+		c->rst = true;
+		if (h->init && !h->fin_seen && seq_le(h->next, pkt->seq) &&
+		    pkt->seq - h->next <= TCP_ADOPT_BACK)
+			tcp_half_fin(t, c, dir, pkt->seq, pkt->ts);
 		return;
 	}
 	uint32_t s = pkt->seq;
@@ -955,10 +962,10 @@ void tcp_table_expire(struct tcp_table *t, ee_ts now)
 	/* Both sides sent FIN but a hole before a FIN was never filled: give up on it. */
 	for (struct tcp_conn *c = t->lru_head; c && now - c->last_ts > TCP_FIN_WAIT_US;) {
 		struct tcp_conn *next = c->lnext;
-		if (!c->closed && c->half[0].fin_seen && c->half[1].fin_seen) {
+		if (!c->closed && (c->rst || (c->half[0].fin_seen && c->half[1].fin_seen))) {
 			tcp_half_fin_settle(t, c, TCP_C2S, true, now);
 			tcp_half_fin_settle(t, c, TCP_S2C, true, now);
-			tcp_conn_close(t, c, TCP_CLOSE_FIN, now);
+			tcp_conn_close(t, c, c->rst ? TCP_CLOSE_RST : TCP_CLOSE_FIN, now);
 		}
 		c = next;
 	}

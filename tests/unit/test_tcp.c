@@ -600,14 +600,22 @@ static void test_rst(void)
 	struct tcp_table *t = mk_table(&rc, NULL);
 	handshake(t, 0, 0);
 	feed(t, true, 1, 1, CAP_TH_ACK, "abc", 3, 0);
-	feed(t, true, 8, 1, CAP_TH_ACK, "hij", 3, 0);       /* hole at [3,7) */
+	feed(t, true, 8, 1, CAP_TH_ACK, "hij", 3, 0);       /* hole at [4,8) */
 	feed(t, false, 1, 4, CAP_TH_RST | CAP_TH_ACK, NULL, 0, 0);
 	struct rec *r = rc.r[0];
+	/* Bytes sent before the RST may come after it in a reordered capture: the connection
+	 * waits TCP_FIN_WAIT_US of idle capture time before it closes. */
+	CHECK_EQ_INT(r->closes, 0);
+	feed(t, true, 4, 1, CAP_TH_ACK, "defg", 4, 0);      /* the hole, after the RST */
+	feed(t, false, 1, 4, CAP_TH_ACK, "ok", 2, 0);       /* and data before the RST's seq */
+	CHECK(r->n[0] == 10 && !memcmp(r->buf[0], "abcdefghij", 10));
+	CHECK_EQ_INT(r->n[1], 0);                           /* past the server's RST: not stream */
+	tcp_table_expire(t, now_ts + 500000);
+	CHECK_EQ_INT(r->closes, 0);
+	tcp_table_expire(t, now_ts + 1000001);
 	CHECK_EQ_INT(r->closes, 1);
 	CHECK_EQ_INT(r->why, TCP_CLOSE_RST);
-	CHECK(r->n[0] == 6 && !memcmp(r->buf[0], "abchij", 6));
-	CHECK_EQ_INT(r->ngaps[0], 1);
-	CHECK_EQ_INT(r->gap_len[0][0], 4);
+	CHECK_EQ_INT(r->ngaps[0], 0);
 	/* late packets of the dead connection do not adopt a new one */
 	feed(t, true, 11, 1, CAP_TH_ACK, "xyz", 3, 0);
 	feed(t, true, 14, 1, CAP_TH_RST, NULL, 0, 0);
@@ -618,6 +626,20 @@ static void test_rst(void)
 	/* a lone RST never adopts */
 	feed(t, true, 500, 1, CAP_TH_RST, NULL, 0, 0);
 	CHECK_EQ_INT(rc.n, 1);
+	/* a hole still open when the RST'ed connection closes is a gap */
+	cli_port++;
+	handshake(t, 0, 0);
+	feed(t, true, 1, 1, CAP_TH_ACK, "abc", 3, 0);
+	feed(t, true, 8, 1, CAP_TH_ACK, "hij", 3, 0);
+	feed(t, false, 1, 4, CAP_TH_RST | CAP_TH_ACK, NULL, 0, 0);
+	tcp_table_expire(t, now_ts + 1000001);
+	r = rc.r[1];
+	CHECK_EQ_INT(r->closes, 1);
+	CHECK_EQ_INT(r->why, TCP_CLOSE_RST);
+	CHECK(r->n[0] == 6 && !memcmp(r->buf[0], "abchij", 6));
+	CHECK_EQ_INT(r->ngaps[0], 1);
+	CHECK_EQ_INT(r->gap_len[0][0], 4);
+	cli_port--;
 	tcp_table_free(t);
 	rec_free(&rc);
 }
