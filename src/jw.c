@@ -67,11 +67,11 @@ void jw_obj_end(struct jw *w) { jw_putc(w, '}'); w->need_comma = true; }
 void jw_arr_begin(struct jw *w) { jw_sep(w); jw_putc(w, '['); w->need_comma = false; }
 void jw_arr_end(struct jw *w) { jw_putc(w, ']'); w->need_comma = true; }
 
-void jw_key(struct jw *w, const char *name)
+void jw_keyn(struct jw *w, const char *name, size_t n)
 {
 	jw_sep(w);
 	jw_putc(w, '"');
-	jw_put(w, name, strlen(name));
+	jw_put(w, name, n);
 	jw_put(w, "\":", 2);
 	w->need_comma = false;
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct jw {
 	char *buf;
@@ -23,8 +24,10 @@ void jw_obj_begin(struct jw *w);
 void jw_obj_end(struct jw *w);
 void jw_arr_begin(struct jw *w);
 void jw_arr_end(struct jw *w);
-/* Writes "name": — the next call writes the value. */
-void jw_key(struct jw *w, const char *name);
+/* Writes "name": — the next call writes the value. Inline so that the length of a
+ * literal name is known at compile time (strlen per key showed in the profile). */
+void jw_keyn(struct jw *w, const char *name, size_t n);
+static inline void jw_key(struct jw *w, const char *name) { jw_keyn(w, name, strlen(name)); }
 void jw_str(struct jw *w, const char *s);
 void jw_strn(struct jw *w, const uint8_t *s, size_t n);  /* escapes; invalid UTF-8 as \ufffd */
 void jw_i64(struct jw *w, int64_t v);
