@@ -11,6 +11,7 @@
 #include "capture.h"
 #include "direction.h"
 #include "etcd.h"
+#include "grpc.h"
 #include "objcache.h"
 #include "tcp.h"
 
@@ -445,7 +446,12 @@ static void print_summary(struct app *a)
 		jw_ku64(w, "gap_bytes", ts.gap_bytes);
 		jw_ku64(w, "resyncs", gs.h2.resyncs);
 		jw_ku64(w, "hpack_errors", gs.h2.hpack_errors);
+		jw_ku64(w, "bad_frames", gs.h2.bad_frames);
+		jw_ku64(w, "header_blocks_cut", gs.h2.header_blocks_cut);
+		jw_ku64(w, "limit_skips", gs.h2.limit_skips);
 		jw_ku64(w, "oversize_messages", gs.oversize);
+		jw_ku64(w, "decompress_errors", gs.decompress_errors);
+		jw_ku64(w, "acked_holes", ts.acked_holes);
 		jw_key(w, "drops");
 		if (cs.drops_known)
 			jw_u64(w, cs.drops);
@@ -467,6 +473,17 @@ static void print_summary(struct app *a)
 	if (cs.malformed || cs.truncated)
 		fprintf(stderr, ", %" PRIu64 " malformed and %" PRIu64 " truncated packets", cs.malformed,
 			cs.truncated);
+	/* Trouble that is zero in a clean capture is named only when it happened. */
+	if (gs.h2.bad_frames || gs.h2.hpack_errors || gs.h2.header_blocks_cut)
+		fprintf(stderr,
+			", %" PRIu64 " bad HTTP/2 frames, %" PRIu64 " HPACK errors, %" PRIu64
+			" header blocks cut",
+			gs.h2.bad_frames, gs.h2.hpack_errors, gs.h2.header_blocks_cut);
+	if (gs.h2.limit_skips || gs.oversize || gs.decompress_errors)
+		fprintf(stderr,
+			", limits: %" PRIu64 " header blocks and %" PRIu64
+			" messages over the size limits, %" PRIu64 " messages that failed to decompress",
+			gs.h2.limit_skips, gs.oversize, gs.decompress_errors);
 	if (cs.drops_known)
 		fprintf(stderr, ", %" PRIu64 " dropped by the kernel", cs.drops);
 	fputc('\n', stderr);
@@ -571,6 +588,7 @@ int app_main(struct cli_opts *o)
 	out_init(&a.out, stdout, o, a.live);
 	if (!a.live)
 		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	grpc_set_max_message((uint32_t)o->max_message); /* 0: the default */
 	/* Streaming commands keep values only to diff the next write of a key: a smaller
 	 * budget keeps their memory flat on long captures (docs/performance.md). */
 	if (a.cmd->streaming && !o->max_mem_set)

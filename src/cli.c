@@ -55,7 +55,9 @@ void cli_usage(FILE *f)
 	      "  --resource R --namespace NS --name N --manager M --key-prefix P --writes\n"
 	      "Limits:\n"
 	      "  --max-mem SIZE        memory budget of the key store (default 256M for reports,\n"
-	      "                        32M for trace, watch and writes, which only need recent values)\n",
+	      "                        32M for trace, watch and writes, which only need recent values)\n"
+	      "  --max-message SIZE    largest gRPC message decoded (default 64M; bigger ones are\n"
+	      "                        skipped and counted)\n",
 	      f);
 }
 
@@ -117,7 +119,7 @@ static int parse_ports(const char *s, struct cli_opts *o)
 
 enum {
 	OPT_JSON = 256, OPT_COLOR, OPT_DURATION, OPT_PREFIX, OPT_SHOW_SECRETS, OPT_NOISE,
-	OPT_NO_HOUSEKEEPING, OPT_WRITES, OPT_MAX_MEM, OPT_RESOURCE, OPT_NAMESPACE, OPT_NAME,
+	OPT_NO_HOUSEKEEPING, OPT_WRITES, OPT_MAX_MEM, OPT_MAX_MESSAGE, OPT_RESOURCE, OPT_NAMESPACE, OPT_NAME,
 	OPT_MANAGER, OPT_KEY_PREFIX, OPT_REV, OPT_HELP,
 };
 
@@ -132,6 +134,7 @@ static const struct option LONGOPTS[] = {
 	{"no-housekeeping", no_argument, NULL, OPT_NO_HOUSEKEEPING},
 	{"writes", no_argument, NULL, OPT_WRITES},
 	{"max-mem", required_argument, NULL, OPT_MAX_MEM},
+	{"max-message", required_argument, NULL, OPT_MAX_MESSAGE},
 	{"resource", required_argument, NULL, OPT_RESOURCE},
 	{"namespace", required_argument, NULL, OPT_NAMESPACE},
 	{"name", required_argument, NULL, OPT_NAME},
@@ -236,6 +239,11 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 			o->max_mem_set = true;
 			if (!o->max_mem)
 				return usage_error("bad size '%s': use e.g. 256M", optarg);
+			break;
+		case OPT_MAX_MESSAGE:
+			o->max_message = cli_parse_size(optarg);
+			if (!o->max_message || o->max_message > UINT32_MAX)
+				return usage_error("bad size '%s': use e.g. 64M (at most 4G - 1)", optarg);
 			break;
 		case OPT_RESOURCE: o->f_resource = optarg; break;
 		case OPT_NAMESPACE: o->f_namespace = optarg; break;
