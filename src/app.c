@@ -449,6 +449,7 @@ static void print_summary(struct app *a)
 		jw_ku64(w, "bad_frames", gs.h2.bad_frames);
 		jw_ku64(w, "header_blocks_cut", gs.h2.header_blocks_cut);
 		jw_ku64(w, "limit_skips", gs.h2.limit_skips);
+		jw_ku64(w, "status_inferred", gs.status_inferred);
 		jw_ku64(w, "oversize_messages", gs.oversize);
 		jw_ku64(w, "decompress_errors", gs.decompress_errors);
 		jw_ku64(w, "acked_holes", ts.acked_holes);

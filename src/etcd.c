@@ -193,6 +193,10 @@ struct watch {
 	bool pending; /* create request sent, created response not yet seen */
 	bool early;   /* created response seen before any create request (reordered capture) */
 	ee_ts early_ts;
+	/* Its "created" record, held until the create request names the range (watch_early) */
+	bool created_held;
+	bool held_has_hdr;
+	Etcdserverpb__ResponseHeader held_hdr;
 	struct rec_watch_range r;
 	uint8_t *buf; /* owns r.key and r.range_end */
 };
@@ -560,6 +564,7 @@ static void rpc_emit(struct etcd_conn *c, struct grpc_stream *s, struct es *e,
 	r.u.rpc.ts_resp = ts_resp;
 	r.u.rpc.latency_us = ts_req && ts_resp ? ts_resp - ts_req : -1;
 	r.u.rpc.status = status;
+	r.u.rpc.status_inferred = s && status == 0 && s->status_inferred;
 	r.u.rpc.status_message = s ? s->message : "";
 	r.u.rpc.req = req;
 	r.u.rpc.resp = resp;
@@ -783,6 +788,29 @@ static struct watch *watch_early(struct es *e, ee_ts ts)
 	return NULL;
 }
 
+/* Emits a watch's held "created" record (with the range, if its create was seen since). */
+static void watch_created_flush(struct etcd_conn *c, struct grpc_stream *s, struct watch *w)
+{
+	if (!w->created_held)
+		return;
+	w->created_held = false;
+	Etcdserverpb__WatchResponse wr = ETCDSERVERPB__WATCH_RESPONSE__INIT;
+	wr.watch_id = w->id;
+	wr.created = 1;
+	wr.header = w->held_has_hdr ? &w->held_hdr : NULL;
+	watch_rec(c, s, RW_CREATED, w->id, &w->r, &wr, w->early_ts);
+}
+
+/* Emits every held "created" record of the stream: all (at close), or those held over a
+ * second (their create request is not coming). */
+static void watch_created_flush_old(struct etcd_conn *c, struct grpc_stream *s, struct es *e,
+				    ee_ts ts, bool all)
+{
+	for (size_t i = 0; i < e->nw; i++)
+		if (e->w[i].created_held && (all || ts - e->w[i].early_ts > 1000000))
+			watch_created_flush(c, s, &e->w[i]);
+}
+
 static void watch_request(struct etcd_conn *c, struct grpc_stream *s, struct es *e,
 			  const Etcdserverpb__WatchRequest *rq, ee_ts ts)
 {
@@ -791,18 +819,27 @@ static void watch_request(struct etcd_conn *c, struct grpc_stream *s, struct es 
 		const Etcdserverpb__WatchCreateRequest *cr = rq->create_request;
 		struct rec_watch_range tmp = {0};
 		struct watch *early = watch_early(e, ts);
+		size_t early_i = early ? (size_t)(early - e->w) : 0;
 		struct watch *w = watch_add(c, s, e, cr->key.data, cr->key.len, cr->range_end.data,
 					    cr->range_end.len, ts);
+		if (early)
+			early = &e->w[early_i]; /* watch_add may have moved the table */
 		struct rec_watch_range *rg = w ? &w->r : &tmp;
 		if (!w) {
 			tmp.key = cr->key.data, tmp.key_len = cr->key.len;
 			tmp.range_end = cr->range_end.data, tmp.range_end_len = cr->range_end.len;
 		} else if (early) {
-			/* this create is what the early created response answered */
-			w->id = early->id;
-			watch_remove(e, early);
-			w = watch_find(e, w->id); /* moved by the removal */
-			rg = w ? &w->r : &tmp;
+			/* this create is what the early created response answered: the early entry
+			 * takes the range (and keeps its held "created" record) */
+			free(early->buf);
+			early->buf = w->buf;
+			early->r.key = w->r.key, early->r.key_len = w->r.key_len;
+			early->r.range_end = w->r.range_end, early->r.range_end_len = w->r.range_end_len;
+			early->early = false;
+			w->buf = NULL;
+			watch_remove(e, w);
+			w = early;
+			rg = &w->r;
 		} else {
 			w->pending = true;
 			w->id = cr->watch_id;
@@ -813,6 +850,8 @@ static void watch_request(struct etcd_conn *c, struct grpc_stream *s, struct es 
 		rg->progress_notify = cr->progress_notify;
 		rg->created_ts = ts;
 		watch_rec(c, s, RW_CREATE, cr->watch_id ? cr->watch_id : -1, rg, NULL, ts);
+		if (w)
+			watch_created_flush(c, s, w); /* the response that came first, now named */
 		break;
 	}
 	case ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_CANCEL_REQUEST: {
@@ -848,8 +887,10 @@ static struct watch *watch_bind(struct etcd_conn *c, struct grpc_stream *s, stru
 	struct watch *w = watch_find(e, id);
 	if (!w) {
 		w = watch_add(c, s, e, NULL, 0, NULL, 0, ts);
-		if (w && s->msgs[TCP_C2S]) {
-			/* The stream's requests are on the wire: its create may come after (reordered). */
+		if (w) {
+			/* Its create may come after it (a capture reordered across directions, or
+			 * requests held behind a TCP hole); if it does not, the capture began between
+			 * the two, and the "created" record waits at most a second (watch_early). */
 			w->early = true;
 			w->early_ts = ts;
 		}
@@ -898,12 +939,28 @@ static void watch_response(struct etcd_conn *c, struct grpc_stream *s, struct es
 {
 	if (wr->created) {
 		struct watch *w = watch_bind(c, s, e, wr->watch_id, ts);
-		watch_rec(c, s, RW_CREATED, wr->watch_id, w ? &w->r : NULL, wr, ts);
+		if (w && w->early) {
+			/* its create request may still come: hold the record (watch_early) */
+			w->created_held = true;
+			w->held_has_hdr = wr->header != NULL;
+			if (wr->header)
+				w->held_hdr = *wr->header;
+		} else {
+			watch_rec(c, s, RW_CREATED, wr->watch_id, w ? &w->r : NULL, wr, ts);
+		}
+	} else {
+		/* an event, progress or cancel of a watch whose created record is held: that
+		 * record comes first */
+		struct watch *w = watch_find(e, wr->watch_id);
+		if (w)
+			watch_created_flush(c, s, w);
 	}
 	if (wr->n_events > 0)
 		watch_events(c, s, e, wr, ts);
 	if (wr->canceled) {
 		struct watch *w = watch_find(e, wr->watch_id);
+		if (w)
+			watch_created_flush(c, s, w); /* created and canceled in one response */
 		watch_rec(c, s, RW_CANCELED, wr->watch_id, w ? &w->r : NULL, wr, ts);
 		if (w) {
 			free(e->last_canceled.buf);
@@ -925,6 +982,7 @@ static void watch_msg(struct etcd_conn *c, struct grpc_stream *s, struct es *e, 
 	struct arena *a = &c->d->scratch;
 	ProtobufCMessage *m = msg_decode(c, s, e, dir, p, n, &a->pa, ts);
 
+	watch_created_flush_old(c, s, e, ts, false);
 	if (m) {
 		if (dir == TCP_C2S)
 			watch_request(c, s, e, (const void *)m, ts);
@@ -1171,6 +1229,7 @@ static void cb_stream_close(void *ctx, struct grpc_stream *s, ee_ts ts)
 		return;
 	if (!e->decided)
 		infer_try(c, s, e, true);
+	watch_created_flush_old(c, s, e, ts, true);
 	if (e->m->method == EM_LEASE_KEEPALIVE) {
 		while (e->ka_n > 0)
 			ka_pop_emit(c, s, e, NULL, 0);

@@ -418,6 +418,36 @@ static void grpc_release_stale(struct grpc_conn *g, uint32_t new_id, ee_ts ts)
 	}
 }
 
+/* A field standing for "grpc-status: 0" once grpc_status_infer decided so. */
+static const struct hpack_field grpc_status_ok = {
+	.name = (const uint8_t *)"grpc-status", .name_len = 11, .value = (const uint8_t *)"0",
+	.value_len = 1,
+};
+
+/* Trailers whose fields are HPACK entries from before the capture (or ones lost in a gap):
+ * a response that carried a message ended with "grpc-status: 0", which grpc-go (etcd's
+ * server) writes first, followed by "grpc-message: " (empty); an error is a Trailers-Only
+ * response, or carries a non-empty message (a new entry, or a literal, not both unknown).
+ * So one or two fields, all unknown, after a response message are taken as those two, and
+ * their entries named so that later trailers using them decode exactly, as a stream's
+ * :path is (grpc_conn_learn_path). */
+static bool grpc_status_infer(struct grpc_conn *g, struct grpc_gstream *gs,
+			      const struct hpack_field *f, size_t n)
+{
+	if ((!gs->s.msgs[TCP_S2C] && !gs->held) || n == 0 || n > 2)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(f[i].flags & HPACK_F_UNKNOWN_NAME) || !(f[i].flags & HPACK_F_UNKNOWN_VALUE))
+			return false;
+	gs->s.status = 0;
+	gs->s.status_inferred = true;
+	g->st.status_inferred++;
+	(void)h2_conn_learn(g->h2, TCP_S2C, f[0].unknown_id, "grpc-status", "0");
+	if (n == 2 && f[1].unknown_id != f[0].unknown_id)
+		(void)h2_conn_learn(g->h2, TCP_S2C, f[1].unknown_id, "grpc-message", "");
+	return true;
+}
+
 /* h2 callback: a header block. */
 static void grpc_on_headers(void *ctx, uint32_t stream, enum tcp_dir dir,
 			    const struct hpack_field *f, size_t n, bool end_stream, ee_ts ts)
@@ -467,8 +497,11 @@ static void grpc_on_headers(void *ctx, uint32_t stream, enum tcp_dir dir,
 				gs->s.enc[TCP_S2C] = grpc_enc_parse(f[i].value, f[i].value_len);
 		}
 		gs->s.headers_seen[TCP_S2C] = true;
+		if (!status && end_stream && grpc_status_infer(g, gs, f, n))
+			status = &grpc_status_ok;
 		if (status) {
-			gs->s.status = grpc_status_parse(status->value, status->value_len);
+			if (status != &grpc_status_ok)
+				gs->s.status = grpc_status_parse(status->value, status->value_len);
 			if (msg)
 				grpc_percent_decode(gs->s.message, sizeof gs->s.message, msg->value,
 						    msg->value_len);
@@ -897,4 +930,5 @@ void grpc_conn_add_stats(const struct grpc_conn *g, struct grpc_stats *st)
 	st->oversize += g->st.oversize;
 	st->skipped_bytes += g->st.skipped_bytes;
 	st->resumed += g->st.resumed;
+	st->status_inferred += g->st.status_inferred;
 }

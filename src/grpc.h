@@ -44,6 +44,7 @@ struct grpc_stream {
 	bool ended[2];           /* END_STREAM seen per direction */
 	bool reset;
 	int status;              /* grpc-status, -1 until trailers are seen */
+	bool status_inferred;    /* status 0 inferred: its HPACK entry was unknown */
 	char message[256];       /* grpc-message, percent-decoded, "" when none */
 	char user_agent[96];     /* request user-agent, "" when unseen */
 	enum grpc_compression enc[2];
@@ -78,7 +79,7 @@ struct grpc_callbacks {
 struct grpc_stats {
 	struct h2_stats h2;
 	uint64_t streams, messages, bytes, compressed, decompress_errors, oversize, skipped_bytes,
-		resumed;
+		resumed, status_inferred;
 };
 
 struct grpc_conn;

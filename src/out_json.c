@@ -429,6 +429,8 @@ void out_json_record(struct out *out, const struct etcd_record *r, const struct 
 			jw_i64(w, rpc->status);
 		else
 			jw_null(w);
+		if (rpc->status_inferred)
+			jw_kbool(w, "status_inferred", true);
 		if (rpc->status_message && *rpc->status_message)
 			jw_kstr(w, "error", rpc->status_message);
 		if (!rpc->req)

@@ -71,6 +71,7 @@ struct rec_rpc {
 	ee_ts ts_req, ts_resp;            /* 0 when that side was not captured */
 	int64_t latency_us;               /* -1 when either side is missing */
 	int status;                       /* grpc-status; -1 when unseen */
+	bool status_inferred;             /* 0 inferred: its HPACK entry was unknown (grpc.h) */
 	const char *status_message;       /* grpc-message, "" when none */
 	const ProtobufCMessage *req;      /* decoded request, NULL when not captured */
 	const ProtobufCMessage *resp;     /* decoded response, NULL when not captured */

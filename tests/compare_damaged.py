@@ -26,12 +26,16 @@ Identical means: the same JSON object once `ts` and `latency_us` are set aside, 
 within --ts-slack seconds (default 0.5) and `latency_us` within twice that, both null or
 both numbers.
 
+On an affected connection, records after the region may still differ in what HPACK state
+the loss took: a :path or user-agent entry inserted in a lost header block is unknown to
+every later stream that uses it, so `inferred`, `confidence` (the method itself must still
+be the same), `user_agent` and `status_inferred` (the status itself must be the same) are
+set aside there.
+
 --reorder (for captures reordered across directions, damage.py --reorder): a response may
 come before its request, so `latency_us` may be null in the damaged run; which of the
 streams sharing an unknown HPACK :path entry is `inferred` (and its `confidence`) depends
-on the order they complete, so both are set aside; and a Watch `created` record whose
-response came before its create request on an already open Watch stream has no range
-(key, range_end, resource), which is set aside for `created` records.  Reordering keeps timestamps with the packet slots (damage.py), so a record
+on the order they complete, so both are set aside.  Reordering keeps timestamps with the packet slots (damage.py), so a record
 completed by a moved packet legitimately carries a neighbour's timestamp.  Order is not
 compared: records of different streams interleave by arrival, and reordering may put a
 response's packet before its request's.  The summary line is not compared (its packet and
@@ -64,17 +68,19 @@ def load(path):
 
 
 REORDER_VOLATILE = ("inferred", "confidence")
-CREATED_RANGE = ("key", "range_end", "resource", "key_b64", "range_end_b64")
 REORDER = False
 
 
-def body(r):
+HPACK_LOST = ("inferred", "confidence", "user_agent", "status_inferred")
+
+
+def body(r, affected=False):
     """The record without volatile fields, as a canonical string (the identity)."""
     skip = set(VOLATILE) | {"_line"}
+    if affected:
+        skip |= set(HPACK_LOST)
     if REORDER:
         skip |= set(REORDER_VOLATILE)
-        if r.get("kind") == "watch" and r.get("event") == "created":
-            skip |= set(CREATED_RANGE)
     return json.dumps({k: v for k, v in r.items() if k not in skip}, sort_keys=True)
 
 
@@ -143,11 +149,11 @@ def compare(clean, dmg, slack=0.5, verbose=False):
     want = defaultdict(list)
     for r in clean:
         if not in_region(r, reg):
-            want[body(r)].append(r)
+            want[body(r, r.get("conn") in reg)].append(r)
     got = defaultdict(list)
     for r in dmg:
         if not in_region(r, reg):
-            got[body(r)].append(r)
+            got[body(r, r.get("conn") in reg)].append(r)
     for key in set(want) | set(got):
         a = sorted(want.get(key, []), key=lambda r: r.get("ts", 0))
         b = sorted(got.get(key, []), key=lambda r: r.get("ts", 0))

@@ -121,7 +121,8 @@ static void rec_trailers(void *ctx, struct grpc_stream *s, ee_ts ts)
 {
 	struct rec *r = ctx;
 	r->trailers++;
-	buf_printf(&r->log, "trailers %u status=%d message=%s\n", s->id, s->status, s->message);
+	buf_printf(&r->log, "trailers %u status=%d%s message=%s\n", s->id, s->status,
+		   s->status_inferred ? " (inferred)" : "", s->message);
 }
 
 static void rec_close(void *ctx, struct grpc_stream *s, ee_ts ts)
@@ -594,6 +595,48 @@ static void test_learn_path(void)
 	conn_free(&c);
 }
 
+/* Trailers made of HPACK entries inserted before the capture, after a response message:
+ * status 0 is inferred (grpc-go writes grpc-status: 0 then an empty grpc-message) and the
+ * entries are named, so the next trailers decode exactly. */
+static void test_status_infer(void)
+{
+	struct conn c;
+	memset(&c, 0, sizeof c);
+	/* before the capture: stream 1's trailers insert grpc-status: 0 (then dynamic index
+	 * 63) and grpc-message: "" (62) */
+	uint8_t pre[64] = {0x40, 11};
+	memcpy(pre + 2, "grpc-status", 11);
+	pre[13] = 1, pre[14] = '0', pre[15] = 0x40, pre[16] = 12;
+	memcpy(pre + 17, "grpc-message", 12);
+	pre[29] = 0;
+	put_frame(&c.d[1], 1, 0x5, 1, pre, 30);
+	size_t cut = c.d[1].n;
+	struct buf m = {0};
+	put_msg(&m, 0, "resp", 4);
+	static const uint8_t st200[1] = {0x88}, trl[2] = {0xbf, 0xbe};
+	for (uint32_t id = 3; id <= 5; id += 2) {
+		put_frame(&c.d[1], 1, 0x4, id, st200, 1);
+		put_frame(&c.d[1], 0, 0, id, m.p, m.n);
+		put_frame(&c.d[1], 1, 0x5, id, trl, 2);
+	}
+	struct rec r = {0};
+	struct grpc_callbacks cb = rec_cb(&r);
+	struct grpc_conn *g = grpc_conn_new(&cb, false);
+	r.g = g;
+	grpc_conn_feed(g, TCP_S2C, c.d[1].p + cut, c.d[1].n - cut, 0);
+	struct grpc_stats st = {0};
+	grpc_conn_add_stats(g, &st);
+	grpc_conn_free(g, 0);
+	const char *log = rec_str(&r);
+	CHECK(strstr(log, "trailers 3 status=0 (inferred) message=\n") != NULL);
+	CHECK(strstr(log, "trailers 5 status=0 message=\n") != NULL); /* learned: exact */
+	CHECK_EQ_INT(st.status_inferred, 1);
+	free(r.log.p);
+	free(m.p);
+	free(c.d[0].p);
+	free(c.d[1].p);
+}
+
 /* Stream table bound: the oldest stream is evicted with on_stream_close. */
 static void test_eviction(void)
 {
@@ -705,6 +748,7 @@ int main(void)
 	test_limits();
 	test_deflate_trailers_only();
 	test_learn_path();
+	test_status_infer();
 	test_eviction();
 	return unit_summary("test_grpc");
 }
