@@ -408,7 +408,8 @@ void out_text_record(struct out *out, const struct etcd_record *r, const struct 
 			if (w->cancel_reason && *w->cancel_reason)
 				out_tprintf(out, " \"%s\"", w->cancel_reason);
 		}
-		if (w->hdr.present)
+		/* etcd sends header revision 0 with a compaction cancel: nothing to print */
+		if (w->hdr.present && w->hdr.revision)
 			out_tprintf(out, " rev=%" PRId64, w->hdr.revision);
 		text_meaning(out, m);
 		break;
