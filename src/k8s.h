@@ -94,6 +94,12 @@ struct k8s_writer {
 };
 bool k8s_writer_of(const json_t *new_obj, const json_t *old_obj, struct k8s_writer *w);
 
+/* k8s_writer_of with diff = k8s_diff(old_obj, new_obj, 0) when the caller has already
+ * computed it (the writer of a status-only write needs it), or NULL to compute it here
+ * when needed. A diff with other flags (K8S_DIFF_NOISE) must not be passed. */
+bool k8s_writer_of_diff(const json_t *new_obj, const json_t *old_obj, const json_t *diff,
+			struct k8s_writer *w);
+
 #define K8S_DIFF_NOISE 0x1 /* include resourceVersion, managedFields times, etc. */
 
 /* Field-level diff old -> new as a JSON array of {"path": "spec.replicas", "old": 3,

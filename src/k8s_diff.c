@@ -200,12 +200,13 @@ static bool k8s_mf_same(const json_t *a, const json_t *b)
 	return json_equal((json_t *)fa, (json_t *)fb);
 }
 
-/* True when every (non-noise) change between old and new is under status. */
-static bool k8s_status_only(const json_t *old_obj, const json_t *new_obj)
+/* True when every (non-noise) change between old and new is under status. diff: the
+ * k8s_diff(old, new, 0) the caller already has, or NULL to compute it here. */
+static bool k8s_status_only(const json_t *old_obj, const json_t *new_obj, const json_t *diff)
 {
 	if (!old_obj)
 		return false;
-	json_t *d = k8s_diff(old_obj, new_obj, 0);
+	json_t *d = diff ? (json_t *)diff : k8s_diff(old_obj, new_obj, 0);
 	bool only = json_array_size(d) > 0;
 	size_t i;
 	json_t *e;
@@ -215,12 +216,20 @@ static bool k8s_status_only(const json_t *old_obj, const json_t *new_obj)
 		    (path[6] != '\0' && path[6] != '.' && path[6] != '['))
 			only = false;
 	}
-	json_decref(d);
+	if (!diff)
+		json_decref(d);
 	return only;
 }
 
 /* The managedFields entry this write added or updated; see src/k8s.h. */
 bool k8s_writer_of(const json_t *new_obj, const json_t *old_obj, struct k8s_writer *w)
+{
+	return k8s_writer_of_diff(new_obj, old_obj, NULL, w);
+}
+
+/* The same with the diff old -> new (flags 0) when the caller has it; see src/k8s.h. */
+bool k8s_writer_of_diff(const json_t *new_obj, const json_t *old_obj, const json_t *diff,
+			struct k8s_writer *w)
 {
 	memset(w, 0, sizeof *w);
 	const json_t *mf = json_object_get(json_object_get(new_obj, "metadata"), "managedFields");
@@ -228,7 +237,7 @@ bool k8s_writer_of(const json_t *new_obj, const json_t *old_obj, struct k8s_writ
 		old_obj ? json_object_get(json_object_get(old_obj, "metadata"), "managedFields") : NULL;
 	if (!json_is_array(mf))
 		return false;
-	bool status_only = k8s_status_only(old_obj, new_obj);
+	bool status_only = k8s_status_only(old_obj, new_obj, diff);
 	const json_t *best = NULL;
 	/* two passes when only status changed: entries of the status subresource first */
 	for (int pass = status_only ? 0 : 1; pass < 2 && !best; pass++) {

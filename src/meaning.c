@@ -119,12 +119,18 @@ static void explain_pair(const struct meaning_ctx *ctx, const struct k8s_value *
 {
 	memset(p, 0, sizeof *p);
 	const json_t *old_obj = old_v ? old_v->obj : NULL;
-	p->has_writer = k8s_writer_of(new_v->obj, old_obj, &p->writer);
-	if (created) {
-		p->change = "create";
-	} else if (old_obj) {
-		p->diff = k8s_diff(old_obj, new_v->obj, ctx->o->show_noise ? K8S_DIFF_NOISE : 0);
+	if (!created && old_obj) {
+		unsigned flags = ctx->o->show_noise ? K8S_DIFF_NOISE : 0;
+		p->diff = k8s_diff(old_obj, new_v->obj, flags);
 		p->change = change_kind(p->diff, k8s_generation_bumped(old_obj, new_v->obj));
+		/* the writer of a status-only write needs the diff without noise: the one
+		 * just computed, unless --noise (then the writer computes its own) */
+		p->has_writer = k8s_writer_of_diff(new_v->obj, old_obj, flags ? NULL : p->diff,
+						   &p->writer);
+	} else {
+		p->has_writer = k8s_writer_of(new_v->obj, old_obj, &p->writer);
+		if (created)
+			p->change = "create";
 	}
 }
 

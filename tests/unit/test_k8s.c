@@ -747,11 +747,25 @@ static void test_writer(void)
 	json_t *status2 = J(u1);
 	CHECK(k8s_writer_of(status2, old, &w));
 	CHECK_EQ_STR(w.manager, "demo-operator");
+	/* the same with the caller's diff (meaning.c passes the one it printed): it decides
+	 * status-only, so a diff of a spec change gives the spec change's writer */
+	json_t *d2 = k8s_diff(old, status2, 0);
+	CHECK(k8s_writer_of_diff(status2, old, d2, &w));
+	CHECK_EQ_STR(w.manager, "demo-operator");
+	CHECK(k8s_writer_of_diff(status2, old, NULL, &w));
+	CHECK_EQ_STR(w.manager, "demo-operator");
 	/* a spec change with the same two moved entries: the newest wins */
 	char *u2 = subst(u1, "\"replicas\":3", "\"replicas\":4");
 	json_t *spec2 = J(u2);
 	CHECK(k8s_writer_of(spec2, old, &w));
 	CHECK_EQ_STR(w.manager, "kubectl-client-side-apply");
+	json_t *ds = k8s_diff(old, spec2, 0);
+	CHECK(k8s_writer_of_diff(spec2, old, ds, &w));
+	CHECK_EQ_STR(w.manager, "kubectl-client-side-apply");
+	CHECK(k8s_writer_of_diff(status2, old, ds, &w)); /* the diff decides: not status-only */
+	CHECK_EQ_STR(w.manager, "kubectl-client-side-apply");
+	json_decref(ds);
+	json_decref(d2);
 
 	/* nothing changed in managedFields: no writer */
 	CHECK(!k8s_writer_of(old, old, &w));
