@@ -1,5 +1,6 @@
 /* fuzz_k8s.c: libFuzzer target of the k8s stage: the input as an etcd value (decode,
- * diff against itself and a fixed object, writer, redaction) and as a key / range. */
+ * diff against itself and a fixed object, writer, redaction; also decoded into an arena as
+ * the trace path does) and as a key / range. */
 #include <stdint.h>
 #include <string.h>
 
@@ -40,6 +41,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)k8s_generation_bumped(fuzz_fixed(), v.obj);
 		k8s_redact_secrets(v.obj);
 		k8s_value_free(&v);
+	}
+
+	/* the arena decoding the trace path uses (objcache), with redaction, and a second
+	 * reference outliving the first */
+	struct k8s_value va, vb;
+	if (k8s_value_decode_arena(data, size, true, &va) == 0) {
+		k8s_value_ref(&va, &vb);
+		json_t *d = k8s_diff(fuzz_fixed(), va.obj, 0);
+		json_decref(d);
+		struct k8s_writer w;
+		(void)k8s_writer_of(va.obj, fuzz_fixed(), &w);
+		(void)k8s_value_mem(&va);
+		k8s_value_free(&va);
+		d = k8s_diff(vb.obj, vb.obj, K8S_DIFF_NOISE);
+		if (vb.obj && json_array_size(d) != 0)
+			__builtin_trap();
+		json_decref(d);
+		k8s_value_free(&vb);
 	}
 
 	struct k8s_key k;
