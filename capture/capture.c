@@ -3,6 +3,7 @@
  * each frame to the pure decoder in link.c, counting what is not a TCP segment. */
 #include <errno.h>
 #include <signal.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,7 +123,8 @@ static int capture_drop_privileges(char *err, size_t errlen)
 
 /* Opens iface live. The steps follow pcap_create(3PCAP): options before activation;
  * pcap_activate's negative codes become one sentence each. */
-int capture_open_live(struct capture **out, const char *iface, char *err, size_t errlen)
+int capture_open_live(struct capture **out, const char *iface, size_t buffer_bytes, char *err,
+		      size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
 
@@ -134,7 +136,9 @@ int capture_open_live(struct capture **out, const char *iface, char *err, size_t
 	}
 	pcap_set_snaplen(p, CAP_SNAPLEN);
 	pcap_set_immediate_mode(p, 1);
-	pcap_set_buffer_size(p, CAP_BUFFER_BYTES);
+	/* A bigger buffer absorbs bursts while the decoder is descheduled (-B) */
+	pcap_set_buffer_size(p, buffer_bytes && buffer_bytes <= INT_MAX ? (int)buffer_bytes
+								      : CAP_BUFFER_BYTES);
 	pcap_set_timeout(p, CAP_TIMEOUT_MS);
 	int rc = pcap_activate(p);
 	if (rc < 0) {

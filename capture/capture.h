@@ -49,7 +49,9 @@ int capture_open_offline(struct capture **out, const char *path, char *err, size
 
 /* Opens a live capture on iface ("any" for all) in immediate mode with a large buffer and a
  * short read timeout so the caller can poll for Ctrl-C. */
-int capture_open_live(struct capture **out, const char *iface, char *err, size_t errlen);
+/* buffer_bytes: the kernel capture buffer (0 = CAP_BUFFER_BYTES, 32 MiB). */
+int capture_open_live(struct capture **out, const char *iface, size_t buffer_bytes, char *err,
+		      size_t errlen);
 
 /* Applies a BPF filter expression (compiled for the capture's link type). */
 int capture_set_filter(struct capture *c, const char *expr, char *err, size_t errlen);

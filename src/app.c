@@ -566,7 +566,7 @@ int app_main(struct cli_opts *o)
 	if (o->read_file) {
 		rc = capture_open_offline(&a.cap, o->read_file, err, sizeof err);
 	} else {
-		rc = capture_open_live(&a.cap, o->iface, err, sizeof err);
+		rc = capture_open_live(&a.cap, o->iface, o->buffer_bytes, err, sizeof err);
 		a.live = true;
 	}
 	if (rc < 0) {

@@ -41,6 +41,7 @@ void cli_usage(FILE *f)
 	      "  -c N                  stop after N packets\n"
 	      "  --duration D          stop after D (30s, 5m) of capture time\n"
 	      "  -w FILE               also save the raw packets to FILE\n"
+	      "  -B KIB                live capture buffer in KiB, as tcpdump's -B (default 32768)\n"
 	      "  -- EXPR               BPF filter (default: tcp port PORT ...)\n"
 	      "Output:\n"
 	      "  --json                JSON lines (docs/json.md)\n"
@@ -196,7 +197,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 	optind = 1;
 	opterr = 0;
 	int c;
-	while ((c = getopt_long(end, argv, ":r:i:p:c:w:qEh", LONGOPTS, NULL)) != -1) {
+	while ((c = getopt_long(end, argv, ":r:i:p:c:w:B:qEh", LONGOPTS, NULL)) != -1) {
 		switch (c) {
 		case 'r': o->read_file = optarg; break;
 		case 'i': o->iface = optarg; break;
@@ -212,6 +213,14 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 			if (*e || v <= 0)
 				return usage_error("bad packet count '%s'", optarg);
 			o->max_packets = (uint64_t)v;
+			break;
+		}
+		case 'B': {
+			char *e;
+			long long v = strtoll(optarg, &e, 10);
+			if (*e || v <= 0 || v > (1ll << 21))
+				return usage_error("bad buffer size '%s': KiB, e.g. 65536", optarg);
+			o->buffer_bytes = (uint64_t)v << 10;
 			break;
 		}
 		case 'q': o->quiet = true; break;

@@ -32,6 +32,7 @@ struct cli_opts {
 	uint64_t max_mem;          /* --max-mem, bytes */
 	bool max_mem_set;          /* given by the user (else a per-command default) */
 	uint64_t max_message;      /* --max-message, bytes; 0 = GRPC_DEFAULT_MAX_MESSAGE */
+	uint64_t buffer_bytes;     /* -B, live capture buffer; 0 = the default (32 MiB) */
 	const char *f_resource, *f_namespace, *f_name, *f_manager, *f_key_prefix;
 	int64_t rev;               /* get --rev N, 0 = latest */
 	bool regex;                /* search -E */

@@ -15,8 +15,9 @@ def main():
     binary = sys.argv[1]
     failures = 0
     with Env("/tmp/ee-live-unused.pcap", capture_at_start=False) as env:
-        for cmd in (["trace"], ["watch", "/live/"]):
-            tool = subprocess.Popen([binary, "-i", "lo", "-p", str(env.port)] + cmd,
+        # the watch run also sets the kernel buffer (-B, in KiB as tcpdump's)
+        for opts, cmd in (([], ["trace"]), (["-B", "65536"], ["watch", "/live/"])):
+            tool = subprocess.Popen([binary, "-i", "lo", "-p", str(env.port)] + opts + cmd,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     bufsize=0)
             lines = []
