@@ -114,6 +114,31 @@ bool utf8_valid(const uint8_t *s, size_t n)
 	return true;
 }
 
+/* True when none of the 8 bytes at s needs escaping in JSON with ASCII output: no byte
+ * below 0x20, no '"', no '\\', no byte with the high bit set. Once the high bits are
+ * known clear the bit tests are exact (no borrow crosses a byte); a word that fails goes
+ * through the byte loop, which decides. Strings are most of a JSON line, and the byte
+ * loop's four compares a byte were a tenth of `--json trace` (docs/performance.md). */
+static inline bool jw_plain8(const void *s)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t x;
+	memcpy(&x, s, 8);
+	uint64_t q = x ^ 0x22 * ones, b = x ^ 0x5c * ones; /* zero where '"', '\\' */
+	uint64_t bad = ((x - 0x20 * ones) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b);
+	return !((x | bad) & highs);
+}
+
+/* End of the run of plain ASCII (see jw_plain8) starting at s[i]. */
+static inline size_t jw_plain_run(const uint8_t *s, size_t i, size_t n)
+{
+	while (n - i >= 8 && jw_plain8(s + i))
+		i += 8;
+	while (i < n && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
+		i++;
+	return i;
+}
+
 void jw_strn(struct jw *w, const uint8_t *s, size_t n)
 {
 	jw_sep(w);
@@ -122,10 +147,8 @@ void jw_strn(struct jw *w, const uint8_t *s, size_t n)
 	w->buf[w->len++] = '"';
 	size_t i = 0;
 	while (i < n) {
-		size_t run = i;
 		/* copy runs of plain ASCII in one go */
-		while (run < n && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' && s[run] != '\\')
-			run++;
+		size_t run = jw_plain_run(s, i, n);
 		if (run > i) {
 			jw_put(w, (const char *)s + i, run - i);
 			i = run;
@@ -270,9 +293,10 @@ static void jw_json_str(struct jw *w, const char *s, size_t n, const struct jw_j
 	jw_putc(w, '"');
 	size_t i = 0;
 	while (i < n && !jw_json_full(w, o)) {
-		size_t run = i;
-		while (run < n && (uint8_t)s[run] >= 0x20 && ((uint8_t)s[run] < 0x80 || !o->ascii) &&
-		       s[run] != '"' && s[run] != '\\')
+		size_t run = jw_plain_run((const uint8_t *)s, i, n);
+		/* UTF-8 is kept as it is without ascii */
+		while (!o->ascii && run < n && ((uint8_t)s[run] >= 0x80 ||
+		       ((uint8_t)s[run] >= 0x20 && s[run] != '"' && s[run] != '\\')))
 			run++;
 		if (run > i) {
 			jw_put(w, s + i, run - i);

@@ -293,6 +293,105 @@ static void test_jw_json(void)
 	}
 }
 
+/* The reference jw_strn: the byte loop jw.c used before its 8-byte scan. */
+static void ref_strn(char *out, size_t *o, const uint8_t *s, size_t n)
+{
+	out[(*o)++] = '"';
+	for (size_t i = 0; i < n;) {
+		uint8_t c = s[i];
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+			out[(*o)++] = (char)c;
+			i++;
+		} else if (c == '"' || c == '\\') {
+			out[(*o)++] = '\\';
+			out[(*o)++] = (char)c;
+			i++;
+		} else if (c == '\n' || c == '\r' || c == '\t') {
+			out[(*o)++] = '\\';
+			out[(*o)++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+			i++;
+		} else if (c < 0x20) {
+			*o += (size_t)sprintf(out + *o, "\\u%04x", c);
+			i++;
+		} else {
+			size_t l = utf8_valid(s + i, 2) && (c & 0xe0) == 0xc0 && n - i >= 2 ? 2
+				 : n - i >= 3 && (c & 0xf0) == 0xe0 && utf8_valid(s + i, 3) ? 3
+				 : n - i >= 4 && (c & 0xf8) == 0xf0 && utf8_valid(s + i, 4) ? 4 : 0;
+			if (l) {
+				memcpy(out + *o, s + i, l);
+				*o += l;
+				i += l;
+			} else {
+				memcpy(out + *o, "\\ufffd", 6);
+				*o += 6;
+				i++;
+			}
+		}
+	}
+	out[(*o)++] = '"';
+	out[*o] = 0;
+}
+
+/* jw_strn and jw_json scan 8 bytes at a time: random strings of bytes that need escaping
+ * or not (at every offset in and across the 8-byte words), against the byte loop
+ * (jw_strn) and json_dumps (jw_json, jw_json_preview). */
+static void test_jw_strings(void)
+{
+	static const char *const pieces[] = {
+		"a", "Z", " ", "~", "!", "#", "[", "]", "\x1f", "\x01", "\x7f", "\"", "\\",
+		"\n", "\t", "\r", "\b", "\f", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+		"abcdefgh", "0123456789abcdef",
+	};
+	static const char *const bad[] = {"\x80", "\xff", "\xc3", "\xed\xa0\x80"};
+	uint64_t r = 0x9e3779b97f4a7c15ull;
+	unsigned fails = 0;
+	for (int iter = 0; iter < 20000; iter++) {
+		char s[256];
+		size_t n = 0;
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		int parts = (int)(r % 24);
+		bool valid = true;
+		for (int p = 0; p < parts; p++) {
+			r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+			const char *x;
+			if (iter % 3 == 0 && r % 17 == 0) {
+				x = bad[r / 17 % 4];
+				valid = false;
+			} else {
+				x = pieces[r / 17 % (sizeof pieces / sizeof pieces[0])];
+			}
+			memcpy(s + n, x, strlen(x));
+			n += strlen(x);
+		}
+		struct jw w;
+		jw_init(&w);
+		jw_strn(&w, (const uint8_t *)s, n);
+		char want[2048];
+		size_t o = 0;
+		ref_strn(want, &o, (const uint8_t *)s, n);
+		if (!w.buf || strcmp(w.buf, want) != 0)
+			fails++;
+		if (valid) {
+			json_t *j = json_stringn(s, n);
+			CHECK(j != NULL);
+			char *d = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+			jw_reset(&w);
+			jw_json(&w, j);
+			if (!d || strcmp(w.buf, d) != 0)
+				fails++;
+			free(d);
+			d = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+			jw_json_preview(&w, j, 4096);
+			if (!d || strcmp(w.buf, d) != 0)
+				fails++;
+			free(d);
+			json_decref(j);
+		}
+		jw_free(&w);
+	}
+	CHECK_EQ_INT(fails, 0);
+}
+
 int main(void)
 {
 	test_hit_and_misses();
@@ -301,5 +400,6 @@ int main(void)
 	test_pairs();
 	test_arena();
 	test_jw_json();
+	test_jw_strings();
 	return unit_summary("test_objcache");
 }
