@@ -40,9 +40,9 @@ static size_t k8s_path_push(struct k8s_path *p, char sep, const char *text, size
 }
 
 /* Appends ".key" (or "key" at the top). */
-static size_t k8s_path_push_key(struct k8s_path *p, const char *k)
+static size_t k8s_path_push_key(struct k8s_path *p, const char *k, size_t n)
 {
-	return k8s_path_push(p, p->len ? '.' : 0, k, strlen(k));
+	return k8s_path_push(p, p->len ? '.' : 0, k, n);
 }
 
 /* Appends "[i]". */
@@ -104,11 +104,28 @@ static void k8s_diff_walk(json_t *out, struct k8s_path *p, const json_t *a, cons
 	if (!(flags & K8S_DIFF_NOISE) && k8s_path_is_noise(p->s))
 		return;
 	if (depth < K8S_MAX_DEPTH && json_is_object(a) && json_is_object(b)) {
+		/* Two values of one object usually have the same keys in the same order
+		 * (jansson keeps insertion order, and both were decoded from one schema):
+		 * a's keys are walked alongside b's and a hash lookup is made only where
+		 * they part. When every key matched in place and the sizes are equal, a
+		 * has no key b lacks, and the second loop is skipped. */
 		const char *k;
+		size_t kn;
 		const json_t *bv;
-		json_object_foreach((json_t *)b, k, bv) {
-			size_t old = k8s_path_push_key(p, k);
-			const json_t *av = json_object_get(a, k);
+		void *ia = json_object_iter((json_t *)a);
+		bool aligned = json_object_size(a) == json_object_size(b);
+		json_object_keylen_foreach((json_t *)b, k, kn, bv) {
+			size_t old = k8s_path_push_key(p, k, kn);
+			const json_t *av;
+			if (ia && json_object_iter_key_len(ia) == kn &&
+			    memcmp(json_object_iter_key(ia), k, kn) == 0) {
+				av = json_object_iter_value(ia);
+			} else {
+				av = json_object_getn(a, k, kn);
+				aligned = false;
+			}
+			if (ia)
+				ia = json_object_iter_next((json_t *)a, ia);
 			if (!av) {
 				if ((flags & K8S_DIFF_NOISE) || !k8s_path_is_noise(p->s))
 					k8s_diff_emit(out, p->s, NULL, bv);
@@ -117,11 +134,13 @@ static void k8s_diff_walk(json_t *out, struct k8s_path *p, const json_t *a, cons
 			}
 			k8s_path_pop(p, old);
 		}
+		if (aligned)
+			return;
 		const json_t *av;
-		json_object_foreach((json_t *)a, k, av) {
-			if (json_object_get(b, k))
+		json_object_keylen_foreach((json_t *)a, k, kn, av) {
+			if (json_object_getn(b, k, kn))
 				continue;
-			size_t old = k8s_path_push_key(p, k);
+			size_t old = k8s_path_push_key(p, k, kn);
 			if ((flags & K8S_DIFF_NOISE) || !k8s_path_is_noise(p->s))
 				k8s_diff_emit(out, p->s, av, NULL);
 			k8s_path_pop(p, old);

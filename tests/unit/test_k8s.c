@@ -874,6 +874,37 @@ static void test_diff(void)
 }
 
 /* Redaction of a JSON Secret: data, stringData and kubectl's last-applied copy. */
+/* k8s_diff walks the keys of both objects side by side while they match: the same
+ * diff, in the same order, when they do not (other order, same size with other keys). */
+static void test_diff_key_order(void)
+{
+	static const struct {
+		const char *old, *new, *want;
+	} cases[] = {
+		{"{\"a\":1,\"b\":2}", "{\"b\":2,\"a\":1}", "[]"},
+		{"{\"a\":1,\"b\":2}", "{\"b\":3,\"a\":1}", "[{\"path\":\"b\",\"old\":2,\"new\":3}]"},
+		{"{\"x\":1,\"y\":2}", "{\"y\":2,\"z\":3}",
+		 "[{\"path\":\"z\",\"new\":3},{\"path\":\"x\",\"old\":1}]"},
+		{"{\"x\":1,\"y\":2}", "{\"x\":1,\"z\":2}",
+		 "[{\"path\":\"z\",\"new\":2},{\"path\":\"y\",\"old\":2}]"},
+		{"{\"x\":1,\"y\":2,\"w\":4}", "{\"x\":1,\"y\":2}", "[{\"path\":\"w\",\"old\":4}]"},
+		{"{\"x\":1}", "{\"x\":1,\"y\":{\"q\":[1]}}", "[{\"path\":\"y\",\"new\":{\"q\":[1]}}]"},
+		{"{\"ab\":1,\"a\":2}", "{\"a\":2,\"ab\":1}", "[]"},
+		{"{\"s\":{\"k\":1,\"l\":2}}", "{\"s\":{\"l\":2,\"m\":1}}",
+		 "[{\"path\":\"s.m\",\"new\":1},{\"path\":\"s.k\",\"old\":1}]"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		json_t *o = J(cases[i].old), *n = J(cases[i].new);
+		json_t *d = k8s_diff(o, n, 0);
+		char *got = json_dumps(d, JSON_COMPACT);
+		CHECK_EQ_STR(got, cases[i].want);
+		free(got);
+		json_decref(d);
+		json_decref(o);
+		json_decref(n);
+	}
+}
+
 static void test_redact_json(void)
 {
 	json_t *s = J("{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"db\","
@@ -908,6 +939,7 @@ int main(void)
 	test_garbage();
 	test_writer();
 	test_diff();
+	test_diff_key_order();
 	test_redact_json();
 	return unit_summary("test_k8s");
 }
