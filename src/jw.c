@@ -67,12 +67,21 @@ void jw_obj_end(struct jw *w) { jw_putc(w, '}'); w->need_comma = true; }
 void jw_arr_begin(struct jw *w) { jw_sep(w); jw_putc(w, '['); w->need_comma = false; }
 void jw_arr_end(struct jw *w) { jw_putc(w, ']'); w->need_comma = true; }
 
+/* One room check for the whole `,"name":` (three were 3% of --json trace, callgrind). */
 void jw_keyn(struct jw *w, const char *name, size_t n)
 {
-	jw_sep(w);
-	jw_putc(w, '"');
-	jw_put(w, name, n);
-	jw_put(w, "\":", 2);
+	if (w->len + n + 5 > w->cap && !jw_room(w, n + 4))
+		return;
+	char *d = w->buf + w->len;
+	if (w->need_comma)
+		*d++ = ',';
+	*d++ = '"';
+	memcpy(d, name, n);
+	d += n;
+	*d++ = '"';
+	*d++ = ':';
+	*d = 0;
+	w->len = (size_t)(d - w->buf);
 	w->need_comma = false;
 }
 
