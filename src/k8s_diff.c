@@ -80,17 +80,19 @@ static bool k8s_path_is_noise(const char *path)
 	return n == sizeof mf - 1 || path[sizeof mf - 1] == '[' || path[sizeof mf - 1] == '.';
 }
 
-/* Appends {"path", "old"?, "new"?} to out. */
-static void k8s_diff_emit(json_t *out, const char *path, const json_t *old_v, const json_t *new_v)
+/* Appends {"path", "old"?, "new"?} to out. The path is made of the trees' keys and array
+ * indices, valid UTF-8 already: jansson's checks are skipped (_nocheck). */
+static void k8s_diff_emit(json_t *out, const struct k8s_path *p, const json_t *old_v,
+			  const json_t *new_v)
 {
 	json_t *e = json_object();
 	if (!e)
 		return;
-	json_object_set_new(e, "path", json_string(path));
+	json_object_set_new_nocheck(e, "path", json_stringn_nocheck(p->s, p->len));
 	if (old_v)
-		json_object_set_new(e, "old", json_deep_copy(old_v));
+		json_object_set_new_nocheck(e, "old", json_deep_copy(old_v));
 	if (new_v)
-		json_object_set_new(e, "new", json_deep_copy(new_v));
+		json_object_set_new_nocheck(e, "new", json_deep_copy(new_v));
 	json_array_append_new(out, e);
 }
 
@@ -128,7 +130,7 @@ static void k8s_diff_walk(json_t *out, struct k8s_path *p, const json_t *a, cons
 				ia = json_object_iter_next((json_t *)a, ia);
 			if (!av) {
 				if ((flags & K8S_DIFF_NOISE) || !k8s_path_is_noise(p->s))
-					k8s_diff_emit(out, p->s, NULL, bv);
+					k8s_diff_emit(out, p, NULL, bv);
 			} else {
 				k8s_diff_walk(out, p, av, bv, depth + 1, flags);
 			}
@@ -142,7 +144,7 @@ static void k8s_diff_walk(json_t *out, struct k8s_path *p, const json_t *a, cons
 				continue;
 			size_t old = k8s_path_push_key(p, k, kn);
 			if ((flags & K8S_DIFF_NOISE) || !k8s_path_is_noise(p->s))
-				k8s_diff_emit(out, p->s, av, NULL);
+				k8s_diff_emit(out, p, av, NULL);
 			k8s_path_pop(p, old);
 		}
 		return;
@@ -155,14 +157,14 @@ static void k8s_diff_walk(json_t *out, struct k8s_path *p, const json_t *a, cons
 				k8s_diff_walk(out, p, json_array_get(a, i), json_array_get(b, i),
 					      depth + 1, flags);
 			else
-				k8s_diff_emit(out, p->s, i < na ? json_array_get(a, i) : NULL,
+				k8s_diff_emit(out, p, i < na ? json_array_get(a, i) : NULL,
 					      i < nb ? json_array_get(b, i) : NULL);
 			k8s_path_pop(p, old);
 		}
 		return;
 	}
 	if (!json_equal((json_t *)a, (json_t *)b))
-		k8s_diff_emit(out, p->s, a, b);
+		k8s_diff_emit(out, p, a, b);
 }
 
 /* Field-level diff old -> new; see src/k8s.h. */
