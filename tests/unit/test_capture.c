@@ -708,11 +708,11 @@ static void test_live(void)
 	struct capture *c;
 	char err[256];
 
-	CHECK(capture_open_live(&c, "ee-nosuch0", err, sizeof err) < 0);
+	CHECK(capture_open_live(&c, "ee-nosuch0", 0, err, sizeof err) < 0);
 	CHECK(c == NULL);
 	CHECK(strstr(err, "ee-nosuch0") != NULL);
 
-	int rc = capture_open_live(&c, "lo", err, sizeof err);
+	int rc = capture_open_live(&c, "lo", 0, err, sizeof err);
 	if (rc < 0) {
 		printf("test_capture: live test skipped: %s\n", err);
 		return;
