@@ -197,16 +197,49 @@ static void release_held(struct app *a, uint64_t conn_id)
 	free(mine);
 }
 
+/* The server port of a record's connection ("CLIENT:PORT-SERVER:PORT"), 0 if unknown. */
+static long record_server_port(const struct etcd_record *r)
+{
+	const char *colon = r->c.conn ? strrchr(r->c.conn, ':') : NULL;
+	return colon ? strtol(colon + 1, NULL, 10) : 0;
+}
+
+static bool port_found(const struct app *a, long port)
+{
+	for (int i = 0; i < a->nfound_ports; i++)
+		if (a->found_ports[i] == port)
+			return true;
+	return false;
+}
+
+/* A port was just found to serve etcd: the held notices of other connections to it are
+ * etcd's too (their loss may have left nothing else to prove it). */
+static void release_port(struct app *a, long port)
+{
+	for (size_t i = 0; i < a->nheld;) {
+		struct etcd_record r = a->held[i].r;
+		if (record_server_port(&r) != port || conn_confirmed(a, r.c.conn_id)) {
+			i++;
+			continue;
+		}
+		conn_confirm(a, &r);
+		release_held(a, r.c.conn_id); /* removes it from held: rescan from the start */
+		i = 0;
+	}
+}
+
 static void on_record(void *ctx, const struct etcd_record *r)
 {
 	struct app *a = ctx;
-	if (a->o->any_port) {
-		if (r->c.kind != REC_NOTICE) {
-			if (!conn_confirmed(a, r->c.conn_id)) {
-				conn_confirm(a, r);
-				release_held(a, r->c.conn_id);
-			}
-		} else if (!conn_confirmed(a, r->c.conn_id)) {
+	if (a->o->any_port && !conn_confirmed(a, r->c.conn_id)) {
+		long port = record_server_port(r);
+		if (r->c.kind != REC_NOTICE || port_found(a, port)) {
+			bool new_port = !port_found(a, port);
+			conn_confirm(a, r);
+			release_held(a, r->c.conn_id);
+			if (new_port)
+				release_port(a, port);
+		} else {
 			hold_notice(a, r);
 			return;
 		}
@@ -494,6 +527,9 @@ static void print_summary(struct app *a)
 			fprintf(stderr, "%s%u", i ? ", " : " ", a->found_ports[i]);
 		if (!a->nfound_ports)
 			fprintf(stderr, ": none");
+		if (a->unconfirmed_notices)
+			fprintf(stderr, " (%" PRIu64 " loss notices of connections never seen to carry"
+				" etcd not shown)", a->unconfirmed_notices);
 		fputc('\n', stderr);
 	}
 	struct store_stats ss;
@@ -635,6 +671,8 @@ int app_main(struct cli_opts *o)
 	list_agg_finish(a.lists, on_record, &a);
 	if (a.cmd->finish)
 		a.cmd->finish(&a);
+	a.unconfirmed_notices += a.nheld; /* never shown to carry etcd */
+	a.nheld = 0;
 	print_summary(&a);
 	g_cap = NULL;
 	if (a.cmd->free_state)
@@ -645,7 +683,6 @@ int app_main(struct cli_opts *o)
 	store_free(a.store);
 	objcache_free(a.mctx.cache);
 	free(a.confirmed);
-	a.unconfirmed_notices += a.nheld;
 	free(a.held);
 	out_free(&a.out);
 	capture_close(a.cap);
