@@ -546,6 +546,23 @@ static void print_summary(struct app *a)
 			ss.budget >> 20, ss.evicted_keys);
 }
 
+static void tick_conn(void *ctx, void *user)
+{
+	struct app *a = ctx;
+	struct conn_shim *sh = user;
+	if (sh->ec)
+		etcd_conn_tick(sh->ec, a->tick_now);
+}
+
+/* Once a second of capture time, and when a live capture is quiet: TCP's timers, then
+ * whatever the decoders hold waiting for a request that did not come. */
+static void app_tick(struct app *a, ee_ts now)
+{
+	tcp_table_expire(a->tcp, now);
+	a->tick_now = now;
+	tcp_table_foreach(a->tcp, tick_conn, a);
+}
+
 static int run_loop(struct app *a)
 {
 	char err[512];
@@ -564,7 +581,7 @@ static int run_loop(struct app *a)
 			if (a->o->duration_us && wall_now() - start_wall >= a->o->duration_us)
 				break;
 			/* a quiet connection's held bytes (mid-stream start) go out now */
-			tcp_table_expire(a->tcp, wall_now());
+			app_tick(a, wall_now());
 			fflush(a->out.f);
 			continue;
 		}
@@ -576,7 +593,7 @@ static int run_loop(struct app *a)
 			break;
 		tcp_table_feed(a->tcp, &pkt);
 		if (pkt.ts >= next_expire) {
-			tcp_table_expire(a->tcp, pkt.ts);
+			app_tick(a, pkt.ts);
 			next_expire = pkt.ts + 1000000;
 		}
 		if (a->o->max_packets && ++packets >= a->o->max_packets)

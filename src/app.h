@@ -54,6 +54,7 @@ struct app {
 	uint16_t found_ports[16];
 	int nfound_ports;
 	uint64_t unconfirmed_notices;  /* dropped: their connection never proved to be etcd */
+	ee_ts tick_now;                /* app_tick's clock, for its per-connection callback */
 	struct held_notice *held;      /* notices of unconfirmed connections (app.c) */
 	size_t nheld;
 };

@@ -258,6 +258,8 @@ struct etcd_conn {
 	struct etcd_decoder *d;
 	struct grpc_conn *g;
 	struct tcp_conn_info ci;
+	size_t created_held; /* watches whose "created" record waits (watch_created_flush) */
+	ee_ts tick_now;      /* etcd_conn_tick's clock, for its per-stream callback */
 };
 
 /* ---- decoder ---- */
@@ -794,6 +796,7 @@ static void watch_created_flush(struct etcd_conn *c, struct grpc_stream *s, stru
 	if (!w->created_held)
 		return;
 	w->created_held = false;
+	c->created_held--;
 	Etcdserverpb__WatchResponse wr = ETCDSERVERPB__WATCH_RESPONSE__INIT;
 	wr.watch_id = w->id;
 	wr.created = 1;
@@ -942,6 +945,7 @@ static void watch_response(struct etcd_conn *c, struct grpc_stream *s, struct es
 		if (w && w->early) {
 			/* its create request may still come: hold the record (watch_early) */
 			w->created_held = true;
+			c->created_held++;
 			w->held_has_hdr = wr->header != NULL;
 			if (wr->header)
 				w->held_hdr = *wr->header;
@@ -1284,6 +1288,27 @@ void etcd_conn_data(struct etcd_conn *c, enum tcp_dir dir, const uint8_t *p, siz
 {
 	if (c)
 		grpc_conn_feed(c->g, dir, p, n, ts);
+}
+
+static void tick_stream(void *ctx, struct grpc_stream *s)
+{
+	struct etcd_conn *c = ctx;
+	struct es *e = s->app;
+	if (e && e->nw)
+		watch_created_flush_old(c, s, e, c->tick_now, false);
+}
+
+/* Time passes (also when the connection is quiet): what waits for a request that did not
+ * come within a second goes out now (held responses in grpc.c, held "created" records). */
+void etcd_conn_tick(struct etcd_conn *c, ee_ts now)
+{
+	if (!c)
+		return;
+	grpc_conn_tick(c->g, now);
+	if (c->created_held) {
+		c->tick_now = now;
+		grpc_conn_foreach_stream(c->g, tick_stream, c);
+	}
 }
 
 /* TCP lost bytes: tell the user, and let gRPC/HTTP/2 resynchronise. */

@@ -43,6 +43,8 @@ void etcd_decoder_get_stats(const struct etcd_decoder *d, struct etcd_stats *st)
 struct etcd_conn *etcd_conn_open(struct etcd_decoder *d, const struct tcp_conn_info *ci, ee_ts ts);
 void etcd_conn_data(struct etcd_conn *c, enum tcp_dir dir, const uint8_t *p, size_t n, ee_ts ts);
 void etcd_conn_gap(struct etcd_conn *c, enum tcp_dir dir, uint64_t missing, ee_ts ts);
+/* Called about once a second of capture time (and when a live capture is quiet). */
+void etcd_conn_tick(struct etcd_conn *c, ee_ts now);
 /* Emits what is pending (requests without responses as RPC records with status unseen). */
 void etcd_conn_close(struct etcd_conn *c, enum tcp_close_reason why, ee_ts ts);
 void etcd_conn_add_grpc_stats(const struct etcd_conn *c, struct grpc_stats *st);

@@ -904,6 +904,19 @@ int grpc_conn_learn_path(struct grpc_conn *g, struct grpc_stream *s, const char 
 	return r;
 }
 
+void grpc_conn_tick(struct grpc_conn *g, ee_ts now)
+{
+	if (g && g->nholding)
+		grpc_release_stale(g, 0, now);
+}
+
+void grpc_conn_foreach_stream(struct grpc_conn *g, void (*fn)(void *ctx, struct grpc_stream *s),
+			      void *ctx)
+{
+	for (struct grpc_gstream *gs = g ? g->oldest : NULL; gs; gs = gs->newer)
+		fn(ctx, &gs->s);
+}
+
 /* Closes every stream and frees the connection. */
 void grpc_conn_free(struct grpc_conn *g, ee_ts ts)
 {

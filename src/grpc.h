@@ -94,6 +94,12 @@ int grpc_conn_learn_path(struct grpc_conn *g, struct grpc_stream *s, const char 
 /* Closes every open stream (on_stream_close for each) and frees. */
 void grpc_conn_free(struct grpc_conn *g, ee_ts ts);
 void grpc_conn_add_stats(const struct grpc_conn *g, struct grpc_stats *st);
+/* Time passes without bytes on the connection: responses held for their request longer
+ * than 1 s of capture time are handed up. */
+void grpc_conn_tick(struct grpc_conn *g, ee_ts now);
+/* Calls fn for every open stream; fn must not close streams or feed the connection. */
+void grpc_conn_foreach_stream(struct grpc_conn *g, void (*fn)(void *ctx, struct grpc_stream *s),
+			      void *ctx);
 void grpc_set_max_message(uint32_t bytes);
 
 #endif

@@ -971,6 +971,13 @@ void tcp_table_expire(struct tcp_table *t, ee_ts now)
 	}
 }
 
+void tcp_table_foreach(struct tcp_table *t, void (*fn)(void *ctx, void *user), void *ctx)
+{
+	for (struct tcp_conn *c = t->lru_head; c; c = c->lnext)
+		if (!c->closed && c->user)
+			fn(ctx, c->user);
+}
+
 /* Flushes and closes every connection with TCP_CLOSE_END; the table is empty afterwards. */
 void tcp_table_finish(struct tcp_table *t, ee_ts now)
 {

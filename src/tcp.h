@@ -89,6 +89,9 @@ struct tcp_table *tcp_table_new(const struct tcp_config *cfg, const struct tcp_c
 void tcp_table_feed(struct tcp_table *t, const struct cap_packet *pkt);
 /* Closes connections idle since before now - idle_us. */
 void tcp_table_expire(struct tcp_table *t, ee_ts now);
+/* Calls fn(ctx, user) for every open connection (user = what on_open returned); fn must
+ * not feed, expire or close connections. */
+void tcp_table_foreach(struct tcp_table *t, void (*fn)(void *ctx, void *user), void *ctx);
 /* Delivers what is buffered (declaring the holes before it as gaps) and closes everything
  * with TCP_CLOSE_END. Call at end of input. */
 void tcp_table_finish(struct tcp_table *t, ee_ts now);
