@@ -61,6 +61,7 @@ struct why_watch {
 	struct why_delivery del[WHY_MAX_DELIVERIES];
 	int ndel;
 	bool covers; /* its range covers the key, or it delivered an event for it */
+	int outcome; /* enum why_outcome, set by why_verdict for covering watches */
 };
 
 struct why_state {
@@ -393,7 +394,64 @@ static void fmt_ts(ee_ts ts, char *buf, size_t n)
 	snprintf(buf, n, "%02d:%02d:%02d.%06d", tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ts % 1000000));
 }
 
-/* The verdict: the first broken link, as one sentence. */
+/* What one covering watch did with the last applied write, best first. A canceled watch
+ * that its own connection (the same API server) replaced by a later covering watch is
+ * "replaced": the later watch tells for that API server. */
+enum why_outcome {
+	WO_NONE, WO_DELIVERED, WO_LATE, WO_NOT_DELIVERED, WO_STARTED_LATE, WO_CANCELED, WO_COMPACTED, WO_REPLACED
+};
+
+static const char *const outcome_name[] = {
+	[WO_NONE] = "", [WO_DELIVERED] = "delivered", [WO_LATE] = "delivered-late",
+	[WO_NOT_DELIVERED] = "not-delivered", [WO_STARTED_LATE] = "started-late",
+	[WO_CANCELED] = "canceled", [WO_COMPACTED] = "compacted", [WO_REPLACED] = "replaced",
+};
+
+/* Severity for the verdict: the worst outcome over the covering watches wins (a replaced
+ * watch does not take part). */
+static int outcome_rank(enum why_outcome o)
+{
+	return o == WO_REPLACED ? 0 : (int)o;
+}
+
+static enum why_outcome watch_outcome(const struct why_state *s, const struct why_watch *w,
+				      const struct why_attempt *applied, double *lat)
+{
+	for (int d = 0; d < w->ndel; d++)
+		if (w->del[d].revision == applied->revision) {
+			*lat = delay_s(applied->ts, w->del[d].ts);
+			return w->del[d].ts > applied->ts && w->del[d].ts - applied->ts > WHY_LATE_US ?
+				WO_LATE : WO_DELIVERED;
+		}
+	if (w->canceled)
+		for (int i = 0; i < s->nw; i++) {
+			const struct why_watch *o = &s->w[i];
+			if (o != w && o->covers && o->conn_id == w->conn_id && o->created_ts &&
+			    o->created_ts >= w->canceled_ts)
+				return WO_REPLACED;
+		}
+	if (w->canceled)
+		return w->compact_revision ? WO_COMPACTED : WO_CANCELED;
+	if (w->start_revision > applied->revision)
+		return WO_STARTED_LATE;
+	return WO_NOT_DELIVERED;
+}
+
+/* "watch 3", and with several covering watches "watch 3 (s49 on CONN)": watch ids are
+ * per stream, so only the stream and connection tell two API servers' watches apart. */
+static const char *watch_name(const struct why_watch *w, bool several, char *buf, size_t n)
+{
+	if (several)
+		snprintf(buf, n, "watch %" PRId64 " (s%u on %s)", w->watch_id, w->stream, w->conn);
+	else
+		snprintf(buf, n, "watch %" PRId64, w->watch_id);
+	return buf;
+}
+
+/* The verdict: the first broken link, as one sentence. With several watches covering the
+ * key (HA control planes: one etcd watch per API server), the worst outcome of any of them
+ * decides, and the sentence says how many delivered at once: the operator talks to one API
+ * server the etcd wire cannot name, so a healthy watch must not hide a broken one. */
 static void why_verdict(struct why_state *s, char *v, size_t n, const char **code)
 {
 	const struct why_attempt *applied = NULL, *last = NULL;
@@ -433,32 +491,33 @@ static void why_verdict(struct why_state *s, char *v, size_t n, const char **cod
 			 w->watch_id, w->start_revision, applied->revision);
 		return;
 	}
-	const struct why_watch *best = NULL;
+	/* every covering watch's outcome; the worst one (first in capture order on a tie) and
+	 * the slowest prompt delivery */
+	const struct why_watch *worst = NULL, *slowest = NULL;
+	double worst_lat = 0, slow_lat = -1;
+	int ncover = 0, nprompt = 0;
 	for (int i = 0; i < s->nw; i++) {
-		const struct why_watch *w = &s->w[i];
+		struct why_watch *w = &s->w[i];
 		if (!w->covers)
 			continue;
-		for (int d = 0; d < w->ndel; d++)
-			if (w->del[d].revision == applied->revision) {
-				double lat = delay_s(applied->ts, w->del[d].ts);
-				if (w->del[d].ts > applied->ts && w->del[d].ts - applied->ts > WHY_LATE_US) {
-					*code = "delivered-late";
-					snprintf(v, n, "event delivered after %.1f s: the event for revision %" PRId64
-						       " reached watch %" PRId64 " more than %d s after the write applied; a "
-						       "watcher that reads its stream slowly, or a busy etcd, holds events back",
-						 lat, applied->revision, w->watch_id, WHY_LATE_US / 1000000);
-				} else {
-					*code = "delivered";
-					snprintf(v, n, "delivered: the event for revision %" PRId64 " reached the API server "
-						       "after %.3f s on watch %" PRId64 "; look at the operator",
-						 applied->revision, lat, w->watch_id);
-				}
-				return;
+		double lat = 0;
+		w->outcome = watch_outcome(s, w, applied, &lat);
+		if (w->outcome == WO_REPLACED)
+			continue;
+		ncover++;
+		if (w->outcome == WO_DELIVERED) {
+			nprompt++;
+			if (lat > slow_lat) {
+				slow_lat = lat;
+				slowest = w;
 			}
-		if (!best || (w->canceled && !best->canceled))
-			best = w;
+		}
+		if (!worst || outcome_rank(w->outcome) > outcome_rank(worst->outcome)) {
+			worst = w;
+			worst_lat = lat;
+		}
 	}
-	if (!best) {
+	if (!worst) {
 		*code = "no-watch";
 		int l = snprintf(v, n, "no watch covers this key (write at revision %" PRId64 "; watches seen: %d)",
 				 applied->revision, s->nw);
@@ -477,40 +536,69 @@ static void why_verdict(struct why_state *s, char *v, size_t n, const char **cod
 		}
 		return;
 	}
-	if (best->canceled && best->compact_revision) {
+	bool several = ncover > 1;
+	char wn[200];
+	watch_name(worst, several, wn, sizeof wn);
+	int l = 0;
+	switch (worst->outcome) {
+	case WO_DELIVERED:
+		*code = "delivered";
+		if (several)
+			snprintf(v, n, "delivered: the event for revision %" PRId64 " reached all %d watches covering "
+				       "the key within %d s (the slowest after %.3f s, %s); look at the operator",
+				 applied->revision, ncover, WHY_LATE_US / 1000000, slow_lat,
+				 watch_name(slowest, true, wn, sizeof wn));
+		else
+			snprintf(v, n, "delivered: the event for revision %" PRId64 " reached the API server "
+				       "after %.3f s on %s; look at the operator", applied->revision, worst_lat, wn);
+		return;
+	case WO_LATE:
+		*code = "delivered-late";
+		l = snprintf(v, n, "event delivered after %.1f s: the event for revision %" PRId64
+			       " reached %s more than %d s after the write applied; a "
+			       "watcher that reads its stream slowly, or a busy etcd, holds events back",
+			 worst_lat, applied->revision, wn, WHY_LATE_US / 1000000);
+		break;
+	case WO_COMPACTED: {
 		*code = "watch-compacted";
 		/* the start revision is known only when the create request was captured */
 		char start[64] = "a revision";
-		if (best->start_revision)
-			snprintf(start, sizeof start, "%" PRId64, best->start_revision);
-		snprintf(v, n, "watch canceled at revision %" PRId64 " (compacted): watch %" PRId64
+		if (worst->start_revision)
+			snprintf(start, sizeof start, "%" PRId64, worst->start_revision);
+		l = snprintf(v, n, "watch canceled at revision %" PRId64 " (compacted): %s"
 			       " asked to start at %s, older than the compaction; the watcher must re-list",
-			 best->compact_revision, best->watch_id, start);
-		return;
+			 worst->compact_revision, wn, start);
+		break;
 	}
-	if (best->canceled) {
+	case WO_CANCELED:
 		*code = "watch-canceled";
-		snprintf(v, n, "watch %" PRId64 " was canceled%s%s before the write", best->watch_id,
-			 best->cancel_reason[0] ? ": " : "", best->cancel_reason);
-		return;
-	}
-	if (best->start_revision > applied->revision) {
+		l = snprintf(v, n, "%s was canceled%s%s before the write", wn,
+			 worst->cancel_reason[0] ? ": " : "", worst->cancel_reason);
+		break;
+	case WO_STARTED_LATE:
 		*code = "watch-started-late";
-		snprintf(v, n, "watch %" PRId64 " started at revision %" PRId64 ", after the write at revision %" PRId64
+		l = snprintf(v, n, "%s started at revision %" PRId64 ", after the write at revision %" PRId64
 			       ": the event is never sent on it",
-			 best->watch_id, best->start_revision, applied->revision);
-		return;
+			 wn, worst->start_revision, applied->revision);
+		break;
+	default:
+		*code = "not-delivered";
+		l = snprintf(v, n, "%s covers the key but no event for revision %" PRId64
+			       " was delivered in the %.1f s the capture ran after the write",
+			 wn, applied->revision, (double)(s->last_ts - applied->ts) / 1e6);
+		break;
 	}
-	*code = "not-delivered";
-	snprintf(v, n, "watch %" PRId64 " covers the key but no event for revision %" PRId64
-		       " was delivered in the %.1f s the capture ran after the write",
-		 best->watch_id, applied->revision, (double)(s->last_ts - applied->ts) / 1e6);
+	if (several && l > 0 && (size_t)l < n)
+		snprintf(v + l, n - (size_t)l, "; %d of %d watches covering the key delivered it at once%s", nprompt,
+			 ncover, !nprompt ? "" : worst->outcome == WO_LATE ?
+			 ": the operator's API server may be the slow one" :
+			 ": the operator's API server may be the one whose watch failed");
 }
 
 static void why_finish(struct app *a)
 {
 	struct why_state *s = a->cmd_state;
-	char verdict[512];
+	char verdict[1024];
 	const char *code = "";
 	why_verdict(s, verdict, sizeof verdict, &code);
 	struct out *o = &a->out;
@@ -564,6 +652,8 @@ static void why_finish(struct app *a)
 			if (ww->compact_revision) jw_ki64(w, "compact_revision", ww->compact_revision);
 			if (ww->cancel_reason[0]) jw_kstr(w, "cancel_reason", ww->cancel_reason);
 			jw_ku64(w, "progress_notifications", ww->progress);
+			if (ww->outcome)
+				jw_kstr(w, "outcome", outcome_name[ww->outcome]);
 			jw_key(w, "delivered");
 			jw_arr_begin(w);
 			for (int d = 0; d < ww->ndel; d++) {
@@ -608,11 +698,12 @@ static void why_finish(struct app *a)
 			out_tprintf(o, ": %s", t2->reason);
 		out_temit(o);
 	}
-	int covering = 0, unknown = 0;
+	int covering = 0, unknown = 0, outcomes = 0;
 	for (int i = 0; i < s->nw; i++) {
 		bool c = s->w[i].covers || range_covers(&s->w[i], s->key, s->key_len);
 		covering += c;
 		unknown += !c && !s->w[i].range_known;
+		outcomes += s->w[i].outcome != WO_NONE;
 	}
 	out_tprintf(o, "watches covering the key: %d (of %d seen", covering, s->nw);
 	if (unknown)
@@ -647,6 +738,9 @@ static void why_finish(struct app *a)
 			if (ww->cancel_reason[0])
 				out_tprintf(o, ": %s", ww->cancel_reason);
 		}
+		/* one covering watch: the verdict is its outcome; several: say each one's */
+		if (outcomes > 1 && ww->outcome)
+			out_tprintf(o, " -> %s", outcome_name[ww->outcome]);
 		out_temit(o);
 		for (int d = 0; d < ww->ndel; d++) {
 			fmt_ts(ww->del[d].ts, t, sizeof t);

@@ -269,6 +269,47 @@ def story_delivered_late(env, api):
             "client_delay_s": round(late, 1)}
 
 
+def story_two_watches(env, api):
+    """HA control plane: two API servers, each with its own etcd watch on the configmapapps
+    prefix.  The direct one (the API server that also writes) watches first and gets the
+    object's event at once; the second is the slow consumer of delivered-late (through
+    harness.SlowProxy, with the ConfigMap burst queued before the event on its Watch
+    stream) and gets it seconds late.  The operator may be connected to either: the verdict
+    must name the late watch, not the prompt one that comes first in capture order."""
+    setup(api)
+    obj = cma_created(5)
+    rev0 = api.create("kubectl-client-side-apply", CMA_KEY, obj)
+    fast, fast_wid = informer_start(api, CMA_PREFIX)
+    px = harness.SlowProxy(env, chunk=SLOW_CHUNK, pause=SLOW_PAUSE, buf=SLOW_BUF)
+    try:
+        slow = Api(env, env.client(port=px.port))
+        ws, wid = informer_start(slow, CMA_PREFIX)
+        _, crev = slow.list_paged("kube-apiserver", "/registry/configmaps/", 500)
+        ws.watch("/registry/configmaps/", start_revision=crev + 1)
+        for i in range(BURST):
+            api.create("helm", "/registry/configmaps/demo/dashboard-%d" % i,
+                       dashboard(i, BURST_SIZE))
+        new = cma_patch_replicas(copy.deepcopy(obj), 20, 5)
+        t_write = time.time()
+        ok, rev1, _ = api.update("kubectl-patch", CMA_KEY, new, rev0)
+        assert ok
+        if not fast.wait_event(CMA_KEY, rev1, timeout=5):
+            raise RuntimeError("two-watches: the direct watch never got revision %d" % rev1)
+        prompt = time.time() - t_write
+        if not ws.wait_event(CMA_KEY, rev1, timeout=30):
+            raise RuntimeError("two-watches: event for revision %d never came" % rev1)
+        late = time.time() - t_write
+        if prompt > 0.5 or late < 1.8:   # as in delivered-late, with margins
+            raise RuntimeError("two-watches: direct after %.2f s, slow after %.2f s" % (prompt, late))
+        time.sleep(QUIET)
+        ws.close()
+        fast.close()
+    finally:
+        px.close()
+    return {"verdict": "delivered-late", "write_revision": rev1, "watch_id": wid,
+            "prompt_watch_id": fast_wid, "client_delay_s": round(late, 1)}
+
+
 def api_mod(api, key):
     """Current mod_revision of key (a plain Get, as the apiserver does when its cache misses)."""
     r = api.range("kube-apiserver", key)
@@ -278,7 +319,7 @@ def api_mod(api, key):
 STORIES = {
     "no-write": story_no_write, "conflict": story_conflict, "no-watch": story_no_watch,
     "compacted": story_compacted, "late": story_late, "delivered": story_delivered,
-    "delivered-late": story_delivered_late,
+    "delivered-late": story_delivered_late, "two-watches": story_two_watches,
 }
 
 
