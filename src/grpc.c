@@ -22,6 +22,9 @@
 /* Recently closed stream ids remembered, so frames still in flight after RST_STREAM or
  * GOAWAY (DATA the client had already sent) do not resurrect a phantom stream. */
 #define GRPC_CLOSED_RING 256
+/* Closed streams kept for reuse per connection: a unary RPC is a stream, so without them
+ * every RPC would cost a calloc and a free. */
+#define GRPC_STREAM_POOL 64
 /* A reassembly buffer grown past this is released after its message, not kept. */
 #define GRPC_KEEP_BUFFER (64u * 1024)
 /* A response seen before its request (grpc_hold_wanted) waits for it at most this long
@@ -80,6 +83,8 @@ struct grpc_conn {
 	size_t closed_next;
 	uint8_t *zbuf;          /* decompression output, reused */
 	size_t zcap;
+	struct grpc_gstream *pool; /* closed streams for reuse (linked by hnext) */
+	size_t npool;
 	uint32_t max_c2s_id;    /* highest stream id the client opened with HEADERS */
 	size_t nholding;        /* streams holding a response */
 	struct grpc_gstream *holding;  /* their list */
@@ -194,7 +199,13 @@ static void grpc_stream_close(struct grpc_conn *g, struct grpc_gstream *gs, ee_t
 	g->nstreams--;
 	free(gs->d[0].buf);
 	free(gs->d[1].buf);
-	free(gs);
+	if (g->npool < GRPC_STREAM_POOL) {
+		gs->hnext = g->pool;
+		g->pool = gs;
+		g->npool++;
+	} else {
+		free(gs);
+	}
 }
 
 /* Creates a stream (evicting the oldest when the table is full). The caller calls
@@ -203,9 +214,16 @@ static struct grpc_gstream *grpc_stream_new(struct grpc_conn *g, uint32_t id, ee
 {
 	if (g->nstreams >= GRPC_MAX_STREAMS_PER_CONN && g->oldest)
 		grpc_stream_close(g, g->oldest, ts);
-	struct grpc_gstream *gs = calloc(1, sizeof *gs);
-	if (!gs)
-		return NULL;
+	struct grpc_gstream *gs = g->pool;
+	if (gs) {
+		g->pool = gs->hnext;
+		g->npool--;
+		memset(gs, 0, sizeof *gs);
+	} else {
+		gs = calloc(1, sizeof *gs);
+		if (!gs)
+			return NULL;
+	}
 	gs->s.id = id;
 	gs->s.status = -1;
 	gs->d[TCP_C2S].loss_epoch = g->loss_epoch[TCP_C2S];
@@ -924,6 +942,11 @@ void grpc_conn_free(struct grpc_conn *g, ee_ts ts)
 		return;
 	while (g->oldest)
 		grpc_stream_close(g, g->oldest, ts);
+	while (g->pool) {
+		struct grpc_gstream *gs = g->pool;
+		g->pool = gs->hnext;
+		free(gs);
+	}
 	h2_conn_free(g->h2);
 	free(g->zbuf);
 	free(g);
