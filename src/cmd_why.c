@@ -395,8 +395,10 @@ static void fmt_ts(ee_ts ts, char *buf, size_t n)
 }
 
 /* What one covering watch did with the last applied write, best first. A canceled watch
- * that its own connection (the same API server) replaced by a later covering watch is
- * "replaced": the later watch tells for that API server. */
+ * that its own connection (the same API server) replaced by a later covering watch able to
+ * send the write's event is "replaced": the later watch tells for that API server. A
+ * replacement started after the write does not hide the cancellation that made it miss
+ * the event (the compaction is the first broken link then). */
 enum why_outcome {
 	WO_NONE, WO_DELIVERED, WO_LATE, WO_NOT_DELIVERED, WO_STARTED_LATE, WO_CANCELED, WO_COMPACTED, WO_REPLACED
 };
@@ -414,6 +416,18 @@ static int outcome_rank(enum why_outcome o)
 	return o == WO_REPLACED ? 0 : (int)o;
 }
 
+/* Could this watch send the write's event: it did, or it started at or before the write.
+ * Start revision 0 is "from now": then its creation time tells. */
+static bool could_deliver(const struct why_watch *w, const struct why_attempt *applied)
+{
+	for (int d = 0; d < w->ndel; d++)
+		if (w->del[d].revision == applied->revision)
+			return true;
+	if (w->start_revision)
+		return w->start_revision <= applied->revision;
+	return w->created_ts && w->created_ts <= applied->ts;
+}
+
 static enum why_outcome watch_outcome(const struct why_state *s, const struct why_watch *w,
 				      const struct why_attempt *applied, double *lat)
 {
@@ -427,7 +441,7 @@ static enum why_outcome watch_outcome(const struct why_state *s, const struct wh
 		for (int i = 0; i < s->nw; i++) {
 			const struct why_watch *o = &s->w[i];
 			if (o != w && o->covers && o->conn_id == w->conn_id && o->created_ts &&
-			    o->created_ts >= w->canceled_ts)
+			    o->created_ts >= w->canceled_ts && could_deliver(o, applied))
 				return WO_REPLACED;
 		}
 	if (w->canceled)
@@ -544,10 +558,10 @@ static void why_verdict(struct why_state *s, char *v, size_t n, const char **cod
 	case WO_DELIVERED:
 		*code = "delivered";
 		if (several)
-			snprintf(v, n, "delivered: the event for revision %" PRId64 " reached all %d watches covering "
-				       "the key within %d s (the slowest after %.3f s, %s); look at the operator",
-				 applied->revision, ncover, WHY_LATE_US / 1000000, slow_lat,
-				 watch_name(slowest, true, wn, sizeof wn));
+			snprintf(v, n, "delivered: the event for revision %" PRId64 " reached the %d watches covering "
+				       "the key within %d s; the slowest was %s, after %.3f s; look at the operator",
+				 applied->revision, ncover, WHY_LATE_US / 1000000,
+				 watch_name(slowest, true, wn, sizeof wn), slow_lat);
 		else
 			snprintf(v, n, "delivered: the event for revision %" PRId64 " reached the API server "
 				       "after %.3f s on %s; look at the operator", applied->revision, worst_lat, wn);

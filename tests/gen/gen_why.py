@@ -310,6 +310,58 @@ def story_two_watches(env, api):
             "prompt_watch_id": fast_wid, "client_delay_s": round(late, 1)}
 
 
+OTHER_KEY = CMA_PREFIX + "demo/other-app"
+
+
+def story_two_watches_compacted(env, api):
+    """HA control plane, two API servers on their own etcd connections.  The first watches
+    the configmapapps prefix and stays healthy.  The second LISTs at revision R, falls
+    behind while other writes and a compaction happen, and resumes its watch from R+1: etcd
+    cancels it (compacted).  kubectl-patch then updates the object: the first API server
+    gets the event at once, the second has no watch.  Then the second re-lists and
+    re-watches on the same connection, and a second object (other-app) is created: both
+    watches deliver it, and the compacted watch was replaced before that write.
+    Verdicts: the object -> watch-compacted (1 of 3 covering watches delivered it at once;
+    the replacement started after the write); other-app -> delivered (golden only)."""
+    setup(api)
+    obj = cma_created(5)
+    rev0 = api.create("kubectl-client-side-apply", CMA_KEY, obj)
+    fast, fast_wid = informer_start(api, CMA_PREFIX)
+    # its own TCP connection: grpc shares one connection between channels to the same
+    # target unless told to keep a local subchannel pool
+    second = Api(env, env.client(grpc_options=[("grpc.use_local_subchannel_pool", 1)]))
+    _, list_rev = second.list_paged("kube-apiserver", CMA_PREFIX, 500)
+    for i in range(3):
+        api.update("kube-apiserver", "/registry/configmaps/demo/app-settings",
+                   configmap("app-settings", {"LOG_LEVEL": "l%d" % i}, 21 + i),
+                   api_mod(api, "/registry/configmaps/demo/app-settings"))
+    v, claim_rev = api.compactor(0, 0)
+    api.compactor(v, claim_rev)
+    ws = WatchStream(second)
+    wid = ws.watch(CMA_PREFIX, start_revision=list_rev + 1)
+    if not ws.wait_canceled(wid):
+        raise RuntimeError("two-watches-compacted: the resumed watch was not canceled")
+    ok, rev1, _ = api.update("kubectl-patch", CMA_KEY, cma_patch_replicas(copy.deepcopy(obj), 20, 5), rev0)
+    assert ok
+    if not fast.wait_event(CMA_KEY, rev1):
+        raise RuntimeError("two-watches-compacted: the healthy watch never got revision %d" % rev1)
+    # the second API server re-lists and watches again, on the same connection
+    ws.close()
+    ws2, wid2 = informer_start(second, CMA_PREFIX)
+    o2 = cma_created(30)
+    o2["metadata"]["name"] = "other-app"
+    o2["metadata"]["uid"] = "00000000-0000-4000-8000-0000000000aa"
+    rev2 = api.create("kubectl-client-side-apply", OTHER_KEY, o2)
+    if not (fast.wait_event(OTHER_KEY, rev2) and ws2.wait_event(OTHER_KEY, rev2)):
+        raise RuntimeError("two-watches-compacted: other-app's event missing on a watch")
+    time.sleep(QUIET)
+    ws2.close()
+    fast.close()
+    return {"verdict": "watch-compacted", "write_revision": rev1, "watch_id": wid,
+            "compact_revision": claim_rev, "prompt_watch_id": fast_wid, "rewatch_id": wid2,
+            "other_key": OTHER_KEY, "other_revision": rev2, "other_verdict": "delivered"}
+
+
 def api_mod(api, key):
     """Current mod_revision of key (a plain Get, as the apiserver does when its cache misses)."""
     r = api.range("kube-apiserver", key)
@@ -320,6 +372,7 @@ STORIES = {
     "no-write": story_no_write, "conflict": story_conflict, "no-watch": story_no_watch,
     "compacted": story_compacted, "late": story_late, "delivered": story_delivered,
     "delivered-late": story_delivered_late, "two-watches": story_two_watches,
+    "two-watches-compacted": story_two_watches_compacted,
 }
 
 
