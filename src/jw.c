@@ -186,12 +186,12 @@ void jw_str(struct jw *w, const char *s) { jw_strn(w, (const uint8_t *)(s ? s : 
  * of what a JSON line holds, and snprintf showed in the profile (docs/performance.md). */
 static char *u64_digits(char b[24], uint64_t v)
 {
-	char *p = b + 24;
+	size_t i = 24; /* a uint64 has at most 20 digits */
 	do {
-		*--p = (char)('0' + v % 10);
+		b[--i] = (char)('0' + v % 10);
 		v /= 10;
 	} while (v);
-	return p;
+	return b + i;
 }
 
 void jw_i64(struct jw *w, int64_t v)
