@@ -35,10 +35,14 @@ done
 for exp in pcaps/why-*.expect.json; do
 	[ -e "$exp" ] || continue
 	pcap=${exp%.expect.json}.pcap
-	key=$(jq -r .key "$exp"); want=$(jq -r .verdict "$exp")
-	got=$("$BIN" -q -r "$pcap" --json why "$key" 2>"$tmp/why.err" | jq -r .verdict_code)
-	if [ "$got" = "$want" ] && [ ! -s "$tmp/why.err" ]; then ok
-	else ko "$(basename "$pcap"): verdict $got, expected $want"; fi
+	# .key/.verdict, and .other_key/.other_verdict when the story has a second object
+	for which in "" other_; do
+		key=$(jq -r ".${which}key // empty" "$exp"); want=$(jq -r ".${which}verdict // empty" "$exp")
+		[ -n "$key" ] || continue
+		got=$("$BIN" -q -r "$pcap" --json why "$key" 2>"$tmp/why.err" | jq -r .verdict_code)
+		if [ "$got" = "$want" ] && [ ! -s "$tmp/why.err" ]; then ok
+		else ko "$(basename "$pcap") $key: verdict $got, expected $want"; fi
+	done
 done
 
 # 2. fresh captures from a real etcd
