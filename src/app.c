@@ -228,6 +228,21 @@ static void release_port(struct app *a, long port)
 	}
 }
 
+/* Remembers the cluster a response header names. A capture of several clusters (two kind
+ * clusters on one host, say) merges their keys in the store: the summary says so. */
+static void note_cluster(struct app *a, const struct rec_header *h)
+{
+	if (!h->present || !h->cluster_id)
+		return;
+	int n = a->nclusters < 8 ? a->nclusters : 8;
+	for (int i = 0; i < n; i++)
+		if (a->cluster_ids[i] == h->cluster_id)
+			return;
+	if (a->nclusters < 8)
+		a->cluster_ids[a->nclusters] = h->cluster_id;
+	a->nclusters++;
+}
+
 static void on_record(void *ctx, const struct etcd_record *r)
 {
 	struct app *a = ctx;
@@ -244,6 +259,10 @@ static void on_record(void *ctx, const struct etcd_record *r)
 			return;
 		}
 	}
+	if (r->c.kind == REC_RPC)
+		note_cluster(a, &r->u.rpc.hdr);
+	else if (r->c.kind == REC_WATCH_EVENT)
+		note_cluster(a, &r->u.ev.hdr);
 	switch (r->c.kind) {
 	case REC_RPC: a->n.rpcs++; a->n.inferred += r->u.rpc.inferred; break;
 	case REC_WRITE: a->n.writes++; break;
@@ -486,6 +505,7 @@ static void print_summary(struct app *a)
 		jw_ku64(w, "oversize_messages", gs.oversize);
 		jw_ku64(w, "decompress_errors", gs.decompress_errors);
 		jw_ku64(w, "acked_holes", ts.acked_holes);
+		jw_ki64(w, "clusters", a->nclusters);
 		jw_key(w, "drops");
 		if (cs.drops_known)
 			jw_u64(w, cs.drops);
@@ -531,6 +551,13 @@ static void print_summary(struct app *a)
 			fprintf(stderr, " (%" PRIu64 " loss notices of connections never seen to carry"
 				" etcd not shown)", a->unconfirmed_notices);
 		fputc('\n', stderr);
+	}
+	if (a->nclusters > 1) {
+		fprintf(stderr, "etcd-explorer: %d etcd clusters in this capture (cluster_id", a->nclusters);
+		for (int i = 0; i < a->nclusters && i < 8; i++)
+			fprintf(stderr, "%s%" PRIx64, i ? ", " : " ", a->cluster_ids[i]);
+		fprintf(stderr, "): list, count, get, search and diffs mix their keys; look at one with"
+				" a filter, e.g. -- 'tcp port PORT and host ADDR'\n");
 	}
 	struct store_stats ss;
 	store_get_stats(a->store, &ss);

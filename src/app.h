@@ -54,6 +54,9 @@ struct app {
 	uint16_t found_ports[16];
 	int nfound_ports;
 	uint64_t unconfirmed_notices;  /* dropped: their connection never proved to be etcd */
+	/* etcd clusters seen in response headers (the key store does not tell them apart) */
+	uint64_t cluster_ids[8];
+	int nclusters;                 /* up to 8 remembered; more are counted in nclusters */
 	ee_ts tick_now;                /* app_tick's clock, for its per-connection callback */
 	struct held_notice *held;      /* notices of unconfirmed connections (app.c) */
 	size_t nheld;

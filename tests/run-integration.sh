@@ -97,6 +97,22 @@ if [ -f tests/gen/damage.py ]; then
 	done
 fi
 
+# 3b. two etcd clusters in one capture (demo's and reports'): the summary counts them and
+# stderr says that the key store mixes their keys
+if [ -f pcaps/demo.pcap ] && [ -f pcaps/reports.pcap ]; then
+	$PY - pcaps/demo.pcap pcaps/reports.pcap "$tmp/two.pcap" <<'PYEOF'
+import sys
+sys.path.insert(0, "tests/gen")
+from damage import Pcap
+a, b = (Pcap(open(f, "rb").read()) for f in sys.argv[1:3])
+a.recs = sorted(a.recs + b.recs, key=lambda r: (r[0], r[1]))
+open(sys.argv[3], "wb").write(a.dump())
+PYEOF
+	n=$("$BIN" -r "$tmp/two.pcap" --json trace 2>"$tmp/two.err" | jq -r 'select(.kind=="summary") | .clusters')
+	if [ "$n" = 2 ] && grep -q "2 etcd clusters in this capture" "$tmp/two.err"; then ok
+	else ko "two clusters: summary says ${n:-nothing}"; head -3 "$tmp/two.err" | sed 's/^/    /'; fi
+fi
+
 # 4. live capture on lo
 if [ "$(id -u)" = 0 ] && [ -f tests/live_test.py ] && [ "${EE_SKIP_LIVE:-0}" != 1 ]; then
 	if $PY tests/live_test.py "$BIN" >"$tmp/live.log" 2>&1; then ok
