@@ -17,6 +17,7 @@
 #define WHY_MAX_ATTEMPTS 256
 #define WHY_MAX_WATCHES 256
 #define WHY_MAX_DELIVERIES 64
+#define WHY_MAX_LISTS 64
 /* Seconds from a write to its event. etcd may send the event before the write's response
  * and the capture clock has a microsecond grain: never below zero ("-0.000 s"). */
 static double delay_s(ee_ts write_ts, ee_ts event_ts)
@@ -62,6 +63,20 @@ struct why_watch {
 	int ndel;
 	bool covers; /* its range covers the key, or it delivered an event for it */
 	int outcome; /* enum why_outcome, set by why_verdict for covering watches */
+	int via_list; /* outcome delivered-by-list: index in why_state.lists + 1 */
+};
+
+/* A complete read of a range (a LIST joined from its pages, or one Range that said no
+ * more) at a revision: an informer's LIST before its WATCH. If it covers the key at or
+ * after the write's revision, the object reached the API server through it. */
+struct why_list {
+	int64_t revision;
+	ee_ts ts;
+	uint64_t conn_id;
+	char conn[112];
+	int pages; /* 1: a Range */
+	uint8_t key[256], end[256];
+	size_t key_len, end_len;
 };
 
 struct why_state {
@@ -78,6 +93,8 @@ struct why_state {
 	ee_ts last_ts;
 	ee_ts reads[64]; /* Range requests that read the object itself, newest kept */
 	int nreads;
+	struct why_list lists[WHY_MAX_LISTS]; /* covering the key (or all, while it is unknown), newest kept */
+	int nlists;
 };
 
 static int why_start(struct app *a)
@@ -146,21 +163,78 @@ static bool is_target(struct why_state *s, const uint8_t *key, size_t len, const
 	return true;
 }
 
+/* Is k in the etcd range [key, end) (end empty: key alone; end "\0": key and after)? */
+static bool in_range(const uint8_t *key, size_t key_len, const uint8_t *end, size_t end_len,
+		     const uint8_t *k, size_t n)
+{
+	size_t m = n < key_len ? n : key_len;
+	int c = memcmp(k, key, m);
+	if (c < 0 || (c == 0 && n < key_len))
+		return false; /* key < range start */
+	if (!end_len)
+		return n == key_len && c == 0;
+	if (end_len == 1 && end[0] == 0)
+		return true; /* from key on */
+	m = n < end_len ? n : end_len;
+	c = memcmp(k, end, m);
+	return c < 0 || (c == 0 && n < end_len);
+}
+
 static bool range_covers(const struct why_watch *w, const uint8_t *k, size_t n)
 {
-	if (!w->range_known)
-		return false;
-	size_t m = n < w->key_len ? n : w->key_len;
-	int c = memcmp(k, w->key, m);
-	if (c < 0 || (c == 0 && n < w->key_len))
-		return false; /* key < range start */
-	if (!w->end_len)
-		return n == w->key_len && c == 0;
-	if (w->end_len == 1 && w->end[0] == 0)
-		return true; /* from key on */
-	m = n < w->end_len ? n : w->end_len;
-	c = memcmp(k, w->end, m);
-	return c < 0 || (c == 0 && n < w->end_len);
+	return w->range_known && in_range(w->key, w->key_len, w->end, w->end_len, k, n);
+}
+
+/* Keeps a complete read of [key, end) at revision rev. A range too long to keep whole is
+ * not kept (it could not be matched against the key). */
+static void add_list(struct why_state *s, const struct etcd_record *r, const uint8_t *key, size_t kl,
+		     const uint8_t *end, size_t el, int64_t rev, int pages)
+{
+	struct why_list *l;
+	if (!el || kl > sizeof l->key || el > sizeof l->end || rev <= 0)
+		return;
+	if ((s->by_key || s->key_learned) && !in_range(key, kl, end, el, s->key, s->key_len))
+		return;
+	if (s->nlists == WHY_MAX_LISTS)
+		memmove(s->lists, s->lists + 1, (WHY_MAX_LISTS - 1) * sizeof s->lists[0]);
+	else
+		s->nlists++;
+	l = &s->lists[s->nlists - 1];
+	memset(l, 0, sizeof *l);
+	l->revision = rev;
+	l->ts = r->c.ts;
+	l->conn_id = r->c.conn_id;
+	snprintf(l->conn, sizeof l->conn, "%s", r->c.conn ? r->c.conn : "");
+	l->pages = pages;
+	if (kl)
+		memcpy(l->key, key, kl);
+	l->key_len = kl;
+	memcpy(l->end, end, el);
+	l->end_len = el;
+}
+
+/* Length of the client address in a connection name "CLIENT:PORT-SERVER:PORT" (IPv6 in
+ * brackets: no '-' in either address), 0 when it has no such shape. */
+static size_t client_host_len(const char *conn)
+{
+	const char *dash = strchr(conn, '-');
+	if (!dash)
+		return 0;
+	for (const char *p = dash; p > conn; p--)
+		if (p[-1] == ':')
+			return (size_t)(p - 1 - conn);
+	return 0;
+}
+
+/* Same API server: the same connection, or another from the same client address. An API
+ * server's etcd client spreads its RPCs over one connection per etcd endpoint (round
+ * robin), so its LIST and its WATCH may travel on two connections from one host. */
+static bool same_client(const struct why_list *l, const struct why_watch *w)
+{
+	if (l->conn_id == w->conn_id)
+		return true;
+	size_t a = client_host_len(l->conn), b = client_host_len(w->conn);
+	return a && a == b && !memcmp(l->conn, w->conn, a);
 }
 
 /* Shown in the report: a watch covering the key, or one whose range is unknown (created
@@ -304,6 +378,12 @@ static void why_record(struct app *a, const struct etcd_record *r, const struct 
 		const struct rec_rpc *rpc = &r->u.rpc;
 		if (rpc->m->method == EM_RANGE && rpc->req && rpc->status <= 0) {
 			const Etcdserverpb__RangeRequest *q = (const void *)rpc->req;
+			const Etcdserverpb__RangeResponse *rr = (const void *)rpc->resp;
+			/* a whole range read with values (a page that says more is part of a LIST:
+			 * the joined REC_LIST record stands for it) */
+			if (q->range_end.len && rr && !rr->more && !q->count_only && !q->keys_only)
+				add_list(s, r, q->key.data, q->key.len, q->range_end.data, q->range_end.len,
+					 q->revision ? q->revision : rpc->hdr.revision, 1);
 			if (!q->range_end.len && is_target(s, q->key.data, q->key.len, m)) {
 				if (s->nreads == 64)
 					memmove(s->reads, s->reads + 1, 63 * sizeof s->reads[0]);
@@ -338,6 +418,12 @@ static void why_record(struct app *a, const struct etcd_record *r, const struct 
 			if (s->natt > n && !s->att[n].manager[0])
 				rejected_writer(&s->att[n], rpc, k, kl);
 		}
+		return;
+	}
+	case REC_LIST: {
+		const struct rec_list *l = &r->u.list;
+		if (l->complete && l->status <= 0)
+			add_list(s, r, l->key, l->key_len, l->range_end, l->range_end_len, l->revision, l->pages);
 		return;
 	}
 	case REC_WATCH: {
@@ -398,13 +484,17 @@ static void fmt_ts(ee_ts ts, char *buf, size_t n)
  * that its own connection (the same API server) replaced by a later covering watch able to
  * send the write's event is "replaced": the later watch tells for that API server. A
  * replacement started after the write does not hide the cancellation that made it miss
- * the event (the compaction is the first broken link then). */
+ * the event (the compaction is the first broken link then). A watch that started after
+ * the write is "delivered-by-list" when its API server read the key's range at or after
+ * the write's revision before creating it: the informer's LIST then WATCH from the LIST's
+ * revision + 1; the object came with the LIST. */
 enum why_outcome {
-	WO_NONE, WO_DELIVERED, WO_LATE, WO_NOT_DELIVERED, WO_STARTED_LATE, WO_CANCELED, WO_COMPACTED, WO_REPLACED
+	WO_NONE, WO_DELIVERED, WO_LISTED, WO_LATE, WO_NOT_DELIVERED, WO_STARTED_LATE, WO_CANCELED, WO_COMPACTED,
+	WO_REPLACED
 };
 
 static const char *const outcome_name[] = {
-	[WO_NONE] = "", [WO_DELIVERED] = "delivered", [WO_LATE] = "delivered-late",
+	[WO_NONE] = "", [WO_DELIVERED] = "delivered", [WO_LISTED] = "delivered-by-list", [WO_LATE] = "delivered-late",
 	[WO_NOT_DELIVERED] = "not-delivered", [WO_STARTED_LATE] = "started-late",
 	[WO_CANCELED] = "canceled", [WO_COMPACTED] = "compacted", [WO_REPLACED] = "replaced",
 };
@@ -428,9 +518,26 @@ static bool could_deliver(const struct why_watch *w, const struct why_attempt *a
 	return w->created_ts && w->created_ts <= applied->ts;
 }
 
-static enum why_outcome watch_outcome(const struct why_state *s, const struct why_watch *w,
-				      const struct why_attempt *applied, double *lat)
+/* The covering read that gave the watch's API server the write before the watch was
+ * created: the newest complete read of a range covering the key at a revision at or after
+ * the write's, on the same client (same_client), before the create. -1 when none. */
+static int list_before(const struct why_state *s, const struct why_watch *w, const struct why_attempt *applied)
 {
+	if (!w->created_ts)
+		return -1;
+	for (int i = s->nlists - 1; i >= 0; i--) {
+		const struct why_list *l = &s->lists[i];
+		if (l->revision >= applied->revision && l->ts <= w->created_ts && same_client(l, w) &&
+		    in_range(l->key, l->key_len, l->end, l->end_len, s->key, s->key_len))
+			return i;
+	}
+	return -1;
+}
+
+static enum why_outcome watch_outcome(const struct why_state *s, const struct why_watch *w,
+				      const struct why_attempt *applied, double *lat, int *via)
+{
+	*via = -1;
 	for (int d = 0; d < w->ndel; d++)
 		if (w->del[d].revision == applied->revision) {
 			*lat = delay_s(applied->ts, w->del[d].ts);
@@ -446,8 +553,10 @@ static enum why_outcome watch_outcome(const struct why_state *s, const struct wh
 		}
 	if (w->canceled)
 		return w->compact_revision ? WO_COMPACTED : WO_CANCELED;
-	if (w->start_revision > applied->revision)
-		return WO_STARTED_LATE;
+	if (w->start_revision > applied->revision) {
+		*via = list_before(s, w, applied);
+		return *via >= 0 ? WO_LISTED : WO_STARTED_LATE;
+	}
 	return WO_NOT_DELIVERED;
 }
 
@@ -509,16 +618,19 @@ static void why_verdict(struct why_state *s, char *v, size_t n, const char **cod
 	 * the slowest prompt delivery */
 	const struct why_watch *worst = NULL, *slowest = NULL;
 	double worst_lat = 0, slow_lat = -1;
-	int ncover = 0, nprompt = 0;
+	int ncover = 0, nprompt = 0, nlisted = 0;
 	for (int i = 0; i < s->nw; i++) {
 		struct why_watch *w = &s->w[i];
 		if (!w->covers)
 			continue;
 		double lat = 0;
-		w->outcome = watch_outcome(s, w, applied, &lat);
+		int via;
+		w->outcome = watch_outcome(s, w, applied, &lat, &via);
+		w->via_list = via + 1;
 		if (w->outcome == WO_REPLACED)
 			continue;
 		ncover++;
+		nlisted += w->outcome == WO_LISTED;
 		if (w->outcome == WO_DELIVERED) {
 			nprompt++;
 			if (lat > slow_lat) {
@@ -566,6 +678,27 @@ static void why_verdict(struct why_state *s, char *v, size_t n, const char **cod
 			snprintf(v, n, "delivered: the event for revision %" PRId64 " reached the API server "
 				       "after %.3f s on %s; look at the operator", applied->revision, worst_lat, wn);
 		return;
+	case WO_LISTED: {
+		/* no broken link: the watch's API server had the object from its LIST */
+		const struct why_list *li = &s->lists[worst->via_list - 1];
+		char lt[80], how[300];
+		fmt_ts(li->ts, lt, sizeof lt);
+		if (worst->start_revision == li->revision + 1)
+			snprintf(how, sizeof how, "that %s resumed from", wn);
+		else
+			snprintf(how, sizeof how, "before %s started at revision %" PRId64, wn, worst->start_revision);
+		*code = "delivered";
+		l = snprintf(v, n, "delivered through the %s at revision %" PRId64 " (%s) %s: the write at revision %"
+			     PRId64 " came before the watch, and the API server read it with the %s",
+			     li->pages > 1 ? "LIST" : "Range", li->revision, lt, how, applied->revision,
+			     li->pages > 1 ? "LIST" : "Range");
+		if (several && l > 0 && (size_t)l < n)
+			l += snprintf(v + l, n - (size_t)l, "; of %d watches covering the key, %d delivered the event "
+				      "at once and %d had the object from a LIST", ncover, nprompt, nlisted);
+		if (l > 0 && (size_t)l < n)
+			snprintf(v + l, n - (size_t)l, "; look at the operator");
+		return;
+	}
 	case WO_LATE:
 		*code = "delivered-late";
 		l = snprintf(v, n, "event delivered after %.1f s: the event for revision %" PRId64
@@ -582,6 +715,20 @@ static void why_verdict(struct why_state *s, char *v, size_t n, const char **cod
 		l = snprintf(v, n, "watch canceled at revision %" PRId64 " (compacted): %s"
 			       " asked to start at %s, older than the compaction; the watcher must re-list",
 			 worst->compact_revision, wn, start);
+		/* did it? A later watch of the same API server that had the object from a LIST
+		 * read after the cancel: the operator got it, late, through that re-list */
+		for (int i = 0; i < s->nw && l > 0 && (size_t)l < n; i++) {
+			const struct why_watch *o = &s->w[i];
+			const struct why_list *li = o->outcome == WO_LISTED ? &s->lists[o->via_list - 1] : NULL;
+			if (!li || li->ts < worst->canceled_ts || !same_client(li, worst))
+				continue;
+			char lt[80];
+			fmt_ts(li->ts, lt, sizeof lt);
+			l += snprintf(v + l, n - (size_t)l, " (it did: the %s at revision %" PRId64 ", at %s, gave its API "
+				      "server the object, late, before watch %" PRId64 " (s%u) resumed)",
+				      li->pages > 1 ? "LIST" : "Range", li->revision, lt, o->watch_id, o->stream);
+			break;
+		}
 		break;
 	}
 	case WO_CANCELED:
@@ -668,6 +815,17 @@ static void why_finish(struct app *a)
 			jw_ku64(w, "progress_notifications", ww->progress);
 			if (ww->outcome)
 				jw_kstr(w, "outcome", outcome_name[ww->outcome]);
+			if (ww->outcome == WO_LISTED) {
+				const struct why_list *li = &s->lists[ww->via_list - 1];
+				jw_key(w, "list");
+				jw_obj_begin(w);
+				jw_ki64(w, "revision", li->revision);
+				jw_key(w, "ts");
+				jw_ts(w, li->ts);
+				jw_kstr(w, "conn", li->conn);
+				jw_ki64(w, "pages", li->pages);
+				jw_obj_end(w);
+			}
 			jw_key(w, "delivered");
 			jw_arr_begin(w);
 			for (int d = 0; d < ww->ndel; d++) {
@@ -756,6 +914,15 @@ static void why_finish(struct app *a)
 		if (outcomes > 1 && ww->outcome)
 			out_tprintf(o, " -> %s", outcome_name[ww->outcome]);
 		out_temit(o);
+		if (ww->outcome == WO_LISTED) {
+			const struct why_list *li = &s->lists[ww->via_list - 1];
+			fmt_ts(li->ts, t, sizeof t);
+			out_tprintf(o, "    had the object from the %s at rev %" PRId64 " at %s on %s", li->pages > 1 ? "LIST" : "Range",
+				    li->revision, t, li->conn);
+			if (li->pages > 1)
+				out_tprintf(o, " (%d pages)", li->pages);
+			out_temit(o);
+		}
 		for (int d = 0; d < ww->ndel; d++) {
 			fmt_ts(ww->del[d].ts, t, sizeof t);
 			out_tprintf(o, "    delivered %s rev=%" PRId64 " at %s", ww->del[d].type == REC_OP_DELETE ? "DELETE" : "PUT",

@@ -362,6 +362,49 @@ def story_two_watches_compacted(env, api):
             "other_key": OTHER_KEY, "other_revision": rev2, "other_verdict": "delivered"}
 
 
+THIRD_KEY = CMA_PREFIX + "demo/third-app"
+
+
+def cma_named(name, gen, uid):
+    """Another ConfigMapApp in demo (cma_created renamed)."""
+    o = cma_created(gen)
+    o["metadata"]["name"] = name
+    o["metadata"]["uid"] = uid
+    return o
+
+
+def story_relist(env, api):
+    """The write happens first; then the operator's informer starts, as informers do: a
+    paginated LIST of the prefix (limit 1: two pages joined into one LIST, read at revision
+    R >= W), then a watch from R+1.  The object reaches the API server through the LIST,
+    not as an event: nothing is broken on the etcd wire.  A later create of a third object
+    is delivered on the watch (it works).  Unlike `late` (a watch from W+1 and no LIST),
+    the verdict is `delivered`: the watch starting after the write is no broken link."""
+    setup(api)
+    obj = cma_created(5)
+    rev0 = api.create("kubectl-client-side-apply", CMA_KEY, obj)
+    ok, rev1, _ = api.update("kubectl-patch", CMA_KEY, cma_patch_replicas(obj, 20, 5), rev0)
+    assert ok
+    api.create("kubectl-client-side-apply", OTHER_KEY,
+               cma_named("other-app", 30, "00000000-0000-4000-8000-0000000000aa"))
+    time.sleep(0.1)
+    kvs, list_rev = api.list_paged("kube-apiserver", CMA_PREFIX, 1)
+    if list_rev < rev1 or not any(bytes(kv.key) == CMA_KEY.encode() and kv.mod_revision == rev1
+                                  for kv in kvs):
+        raise RuntimeError("relist: the LIST at %d does not hold revision %d" % (list_rev, rev1))
+    ws = WatchStream(api)
+    start = list_rev + 1
+    wid = ws.watch(CMA_PREFIX, start_revision=start)
+    rev3 = api.create("kubectl-client-side-apply", THIRD_KEY,
+                      cma_named("third-app", 40, "00000000-0000-4000-8000-0000000000bb"))
+    if not ws.wait_event(THIRD_KEY, rev3):
+        raise RuntimeError("relist: the watch never got revision %d" % rev3)
+    time.sleep(QUIET)
+    ws.close()
+    return {"verdict": "delivered", "write_revision": rev1, "watch_id": wid,
+            "list_revision": list_rev, "list_objects": len(kvs), "start_revision": start}
+
+
 def api_mod(api, key):
     """Current mod_revision of key (a plain Get, as the apiserver does when its cache misses)."""
     r = api.range("kube-apiserver", key)
@@ -372,7 +415,7 @@ STORIES = {
     "no-write": story_no_write, "conflict": story_conflict, "no-watch": story_no_watch,
     "compacted": story_compacted, "late": story_late, "delivered": story_delivered,
     "delivered-late": story_delivered_late, "two-watches": story_two_watches,
-    "two-watches-compacted": story_two_watches_compacted,
+    "two-watches-compacted": story_two_watches_compacted, "relist": story_relist,
 }
 
 
