@@ -81,6 +81,7 @@ struct grpc_conn {
 	struct grpc_stats st;   /* h2 part filled by add_stats */
 	uint32_t closed[GRPC_CLOSED_RING]; /* recently closed ids (0 = empty slot) */
 	size_t closed_next;
+	uint32_t max_closed;    /* highest id ever put in closed[] */
 	uint8_t *zbuf;          /* decompression output, reused */
 	size_t zcap;
 	struct grpc_gstream *pool; /* closed streams for reuse (linked by hnext) */
@@ -183,6 +184,8 @@ static void grpc_stream_close(struct grpc_conn *g, struct grpc_gstream *gs, ee_t
 	if (g->cb.on_stream_close)
 		g->cb.on_stream_close(g->cb.ctx, &gs->s, ts);
 	g->closed[g->closed_next++ % GRPC_CLOSED_RING] = gs->s.id;
+	if (gs->s.id > g->max_closed)
+		g->max_closed = gs->s.id;
 	struct grpc_gstream **pp = &g->hash[gs->s.id % GRPC_HASH_BUCKETS];
 	while (*pp && *pp != gs)
 		pp = &(*pp)->hnext;
@@ -368,6 +371,10 @@ static void grpc_stream_end(struct grpc_conn *g, struct grpc_gstream *gs, enum t
 /* Was this stream closed recently? (Only asked when the id is not in the table.) */
 static bool grpc_stream_was_closed(const struct grpc_conn *g, uint32_t id)
 {
+	/* A client opens streams in increasing id order, so a new stream's id is above every
+	 * closed one: skip the ring walk for each request's HEADERS. */
+	if (id > g->max_closed)
+		return false;
 	for (size_t i = 0; i < GRPC_CLOSED_RING; i++)
 		if (g->closed[i] == id)
 			return true;

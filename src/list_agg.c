@@ -32,12 +32,22 @@ struct chain {
 struct list_agg {
 	struct chain c[LIST_MAX_OPEN];
 	bool emitting; /* emit callbacks may feed records back in (the app's on_record) */
+	/* Every record is fed and flushed: these let both skip the walk over c[] when no
+	 * chain is open (expire) or ended (flush), which is nearly always. */
+	int nopen, nended;      /* chains used and not ended / used and ended */
+	ee_ts oldest_ts;        /* <= last_ts of every open chain */
 };
 
 struct list_agg *list_agg_new(void) { return calloc(1, sizeof(struct list_agg)); }
 
-static void chain_clear(struct chain *ch)
+static void chain_clear(struct list_agg *la, struct chain *ch)
 {
+	if (ch->used) {
+		if (ch->ended)
+			la->nended--;
+		else
+			la->nopen--;
+	}
 	free(ch->key);
 	free(ch->end);
 	free(ch->next);
@@ -51,7 +61,7 @@ void list_agg_free(struct list_agg *la)
 	if (!la)
 		return;
 	for (int i = 0; i < LIST_MAX_OPEN; i++)
-		chain_clear(&la->c[i]);
+		chain_clear(la, &la->c[i]);
 	free(la);
 }
 
@@ -92,8 +102,12 @@ static bool set_next(struct chain *ch, const Etcdserverpb__RangeResponse *resp)
 	return true;
 }
 
-static void end_chain(struct chain *ch, bool complete, int status)
+static void end_chain(struct list_agg *la, struct chain *ch, bool complete, int status)
 {
+	if (!ch->ended) {
+		la->nopen--;
+		la->nended++;
+	}
 	ch->ended = true;
 	ch->l.complete = complete && ch->from_start;
 	ch->l.status = status;
@@ -101,6 +115,8 @@ static void end_chain(struct chain *ch, bool complete, int status)
 
 static struct chain *find(struct list_agg *la, const Etcdserverpb__RangeRequest *q)
 {
+	if (!la->nopen)
+		return NULL;
 	for (int i = 0; i < LIST_MAX_OPEN; i++) {
 		struct chain *ch = &la->c[i];
 		if (ch->used && !ch->ended && q->revision == ch->l.revision &&
@@ -122,29 +138,31 @@ static struct chain *slot(struct list_agg *la)
 			oldest = ch;
 	}
 	if (oldest)
-		end_chain(oldest, false, 0);
+		end_chain(la, oldest, false, 0);
 	return NULL; /* this page is not followed; the slot frees at the next flush */
 }
 
-static void add_page(struct chain *ch, const struct etcd_record *r,
+static void add_page(struct list_agg *la, struct chain *ch, const struct etcd_record *r,
 		     const Etcdserverpb__RangeResponse *resp)
 {
 	const struct rec_rpc *rpc = &r->u.rpc;
 	ch->l.pages++;
 	ch->last_ts = r->c.ts;
+	if (r->c.ts < la->oldest_ts)
+		la->oldest_ts = r->c.ts;
 	if (rpc->ts_resp)
 		ch->last_resp_ts = rpc->ts_resp;
 	note_conn(ch, r->c.conn_id);
 	if (!resp || rpc->status > 0) {
-		end_chain(ch, false, rpc->status > 0 ? rpc->status : 0);
+		end_chain(la, ch, false, rpc->status > 0 ? rpc->status : 0);
 		return;
 	}
 	ch->l.kvs += (int64_t)resp->n_kvs;
 	if (resp->more && resp->n_kvs) {
 		if (!set_next(ch, resp))
-			end_chain(ch, false, 0);
+			end_chain(la, ch, false, 0);
 	} else {
-		end_chain(ch, true, 0);
+		end_chain(la, ch, true, 0);
 	}
 }
 
@@ -156,6 +174,8 @@ static struct chain *start_chain(struct list_agg *la, const struct etcd_record *
 	if (!ch)
 		return NULL;
 	ch->used = true;
+	if (!la->nopen++)
+		la->oldest_ts = r->c.ts; /* add_page follows at once and sets last_ts */
 	ch->from_start = !(q->key.len && q->key.data[q->key.len - 1] == 0);
 	ch->key = dup_bytes(q->key.data, q->key.len, 0);
 	ch->key_len = q->key.len;
@@ -164,7 +184,7 @@ static struct chain *start_chain(struct list_agg *la, const struct etcd_record *
 	ch->conn = strdup(r->c.conn ? r->c.conn : "");
 	ch->user_agent = strdup(r->c.user_agent ? r->c.user_agent : "");
 	if (!ch->key || !ch->end || !ch->conn || !ch->user_agent) {
-		chain_clear(ch);
+		chain_clear(la, ch);
 		return NULL;
 	}
 	ch->conn_id = r->c.conn_id;
@@ -180,10 +200,19 @@ static struct chain *start_chain(struct list_agg *la, const struct etcd_record *
 
 static void expire(struct list_agg *la, ee_ts now)
 {
+	if (!la->nopen || now - la->oldest_ts <= LIST_IDLE_US)
+		return;
+	bool first = true;
 	for (int i = 0; i < LIST_MAX_OPEN; i++) {
 		struct chain *ch = &la->c[i];
-		if (ch->used && !ch->ended && now - ch->last_ts > LIST_IDLE_US)
-			end_chain(ch, false, 0);
+		if (!ch->used || ch->ended)
+			continue;
+		if (now - ch->last_ts > LIST_IDLE_US) {
+			end_chain(la, ch, false, 0);
+		} else if (first || ch->last_ts < la->oldest_ts) {
+			la->oldest_ts = ch->last_ts;
+			first = false;
+		}
 	}
 }
 
@@ -209,11 +238,11 @@ int list_agg_feed(struct list_agg *la, const struct etcd_record *r)
 		if (!ch)
 			return 0;
 	}
-	add_page(ch, r, resp);
+	add_page(la, ch, r, resp);
 	return ch->l.pages;
 }
 
-static void emit_chain(struct chain *ch, list_emit_fn emit, void *ctx)
+static void emit_chain(struct list_agg *la, struct chain *ch, list_emit_fn emit, void *ctx)
 {
 	struct etcd_record r;
 	memset(&r, 0, sizeof r);
@@ -234,17 +263,17 @@ static void emit_chain(struct chain *ch, list_emit_fn emit, void *ctx)
 	/* One page and no follow-up is a Range with a limit (etcdctl get --limit), not a LIST. */
 	if (emit && ch->l.pages > 1)
 		emit(ctx, &r);
-	chain_clear(ch);
+	chain_clear(la, ch);
 }
 
 void list_agg_flush(struct list_agg *la, list_emit_fn emit, void *ctx)
 {
-	if (!la || la->emitting)
+	if (!la || la->emitting || !la->nended)
 		return;
 	la->emitting = true;
 	for (int i = 0; i < LIST_MAX_OPEN; i++)
 		if (la->c[i].used && la->c[i].ended)
-			emit_chain(&la->c[i], emit, ctx);
+			emit_chain(la, &la->c[i], emit, ctx);
 	la->emitting = false;
 }
 
@@ -256,8 +285,8 @@ void list_agg_finish(struct list_agg *la, list_emit_fn emit, void *ctx)
 	for (int i = 0; i < LIST_MAX_OPEN; i++)
 		if (la->c[i].used) {
 			if (!la->c[i].ended)
-				end_chain(&la->c[i], false, 0);
-			emit_chain(&la->c[i], emit, ctx);
+				end_chain(la, &la->c[i], false, 0);
+			emit_chain(la, &la->c[i], emit, ctx);
 		}
 	la->emitting = false;
 }

@@ -133,18 +133,18 @@ static uint64_t tcp_hash_pair(int af, const uint8_t a[16], uint16_t pa, const ui
 		pa = pb;
 		pb = tq;
 	}
-	uint64_t h = 1469598103934665603ull; /* FNV-1a 64 */
-	uint8_t buf[1 + 16 + 2 + 16 + 2];
-	buf[0] = (uint8_t)af;
-	memcpy(buf + 1, a, 16);
-	buf[17] = (uint8_t)(pa >> 8);
-	buf[18] = (uint8_t)pa;
-	memcpy(buf + 19, b, 16);
-	buf[35] = (uint8_t)(pb >> 8);
-	buf[36] = (uint8_t)pb;
-	for (size_t i = 0; i < sizeof buf; i++) {
-		h ^= buf[i];
-		h *= 1099511628211ull;
+	/* Eight bytes at a time (a byte-wise FNV loop over the 37 bytes was ~3% of `count`):
+	 * the table only needs a well-mixed 64-bit value; nothing depends on its order. */
+	uint64_t w[4];
+	memcpy(&w[0], a, 8);
+	memcpy(&w[1], a + 8, 8);
+	memcpy(&w[2], b, 8);
+	memcpy(&w[3], b + 8, 8);
+	uint64_t h = ((uint64_t)af << 32 | (uint64_t)pa << 16 | pb) * 0x9e3779b97f4a7c15ull;
+	for (int i = 0; i < 4; i++) {
+		h ^= w[i];
+		h *= 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
 	}
 	return h ^ (h >> 29);
 }
