@@ -154,8 +154,20 @@ const struct etcd_method_info *etcd_method_by_path(const char *path, size_t len)
 	return NULL;
 }
 
+/* The messages of etcd's schema that contain themselves: TxnRequest -> RequestOp ->
+ * TxnRequest (request_txn), and the same for responses. Every other message has a fixed,
+ * small depth, so only these need to be walked. */
+static bool txn_cycle(const ProtobufCMessageDescriptor *d)
+{
+	return d == &etcdserverpb__txn_request__descriptor ||
+	       d == &etcdserverpb__request_op__descriptor ||
+	       d == &etcdserverpb__txn_response__descriptor ||
+	       d == &etcdserverpb__response_op__descriptor;
+}
+
 /* True unless a message field nests deeper than ETCD_MAX_NESTING. Malformed bytes pass:
- * protobuf-c rejects them itself. */
+ * protobuf-c rejects them itself. Only the Txn cycle is walked (txn_cycle): nesting
+ * elsewhere is bounded by the schema. */
 static bool nesting_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, int depth)
 {
 	struct rd r;
@@ -178,7 +190,7 @@ static bool nesting_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, si
 				tag >> 3 <= 0xffffffffu
 					? protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3))
 					: NULL;
-			if (fd && fd->type == PROTOBUF_C_TYPE_MESSAGE &&
+			if (fd && fd->type == PROTOBUF_C_TYPE_MESSAGE && txn_cycle(fd->descriptor) &&
 			    !nesting_ok(fd->descriptor, b, (size_t)len, depth + 1))
 				return false;
 			break;
