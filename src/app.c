@@ -111,6 +111,21 @@ static bool conn_confirmed(const struct app *a, uint64_t id)
 	return false;
 }
 
+/* The server port of a record's connection ("CLIENT:PORT-SERVER:PORT"), 0 if unknown. */
+static long record_server_port(const struct etcd_record *r)
+{
+	const char *colon = r->c.conn ? strrchr(r->c.conn, ':') : NULL;
+	return colon ? strtol(colon + 1, NULL, 10) : 0;
+}
+
+static bool port_found(const struct app *a, long port)
+{
+	for (int i = 0; i < a->nfound_ports; i++)
+		if (a->found_ports[i] == port)
+			return true;
+	return false;
+}
+
 /* -p auto: remembers that conn speaks etcd and which server port it uses. */
 static void conn_confirm(struct app *a, const struct etcd_record *r)
 {
@@ -125,11 +140,9 @@ static void conn_confirm(struct app *a, const struct etcd_record *r)
 		a->capconfirmed = ncap;
 	}
 	a->confirmed[a->nconfirmed++] = r->c.conn_id;
-	const char *colon = r->c.conn ? strrchr(r->c.conn, ':') : NULL;
-	long port = colon ? strtol(colon + 1, NULL, 10) : 0;
-	for (int i = 0; i < a->nfound_ports; i++)
-		if (a->found_ports[i] == port)
-			return;
+	long port = record_server_port(r);
+	if (port_found(a, port))
+		return;
 	if (port > 0 && a->nfound_ports < 16)
 		a->found_ports[a->nfound_ports++] = (uint16_t)port;
 }
@@ -195,21 +208,6 @@ static void release_held(struct app *a, uint64_t conn_id)
 		on_record(a, &h->r);
 	}
 	free(mine);
-}
-
-/* The server port of a record's connection ("CLIENT:PORT-SERVER:PORT"), 0 if unknown. */
-static long record_server_port(const struct etcd_record *r)
-{
-	const char *colon = r->c.conn ? strrchr(r->c.conn, ':') : NULL;
-	return colon ? strtol(colon + 1, NULL, 10) : 0;
-}
-
-static bool port_found(const struct app *a, long port)
-{
-	for (int i = 0; i < a->nfound_ports; i++)
-		if (a->found_ports[i] == port)
-			return true;
-	return false;
 }
 
 /* A port was just found to serve etcd: the held notices of other connections to it are
@@ -375,10 +373,7 @@ static void *tcp_open(void *ctx, const struct tcp_conn_info *ci, ee_ts ts)
  * names the server; else the tcp stage's guess stands. */
 static bool fallback_swap(const struct app *a, const struct conn_shim *sh)
 {
-	for (int i = 0; i < a->nfound_ports; i++)
-		if (a->found_ports[i] == sh->ci.cli_port)
-			return true;
-	return false;
+	return port_found(a, sh->ci.cli_port);
 }
 
 /* Holds bytes back until direction_sniff sees who sent them. */
