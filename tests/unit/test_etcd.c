@@ -1359,15 +1359,31 @@ static void mid_unary(struct etcd_conn *ec, uint32_t sid, const void *req, const
 	free(c.p), free(hb.p), free(s.p), free(rb.p), free(tb.p);
 }
 
+/* A connection joined mid-stream (no SYN) whose framers are in step: connection
+ * WINDOW_UPDATEs in both directions give h2 the H2_RESYNC_CHAIN plausible headers it
+ * resyncs on. */
+static struct etcd_conn *mid_conn_open(struct etcd_decoder *d)
+{
+	struct tcp_conn_info ci = conn_info(false);
+	struct etcd_conn *ec = etcd_conn_open(d, &ci, 1000000);
+	CHECK(ec != NULL);
+	struct buf wu = {0};
+	static const uint8_t inc[4] = {0, 0, 0x10, 0};
+	for (int i = 0; i < 4; i++)
+		frame(&wu, 8, 0, 0, inc, 4);
+	etcd_conn_data(ec, TCP_C2S, wu.p, wu.n, 1000000);
+	etcd_conn_data(ec, TCP_S2C, wu.p, wu.n, 1000000);
+	free(wu.p);
+	return ec;
+}
+
 /* Joined mid-connection: a Watch stream opened before the capture (no HEADERS) and Range
  * RPCs whose :path is an HPACK reference to a pre-capture entry. */
 static void test_path_midstream(void)
 {
 	struct etcd_decoder *d = dec_new();
-	struct tcp_conn_info ci = conn_info(false);
 	Etcdserverpb__ResponseHeader h = hdr_make(400);
-	struct etcd_conn *ec = etcd_conn_open(d, &ci, 1000000);
-	CHECK(ec != NULL);
+	struct etcd_conn *ec = mid_conn_open(d);
 
 	Etcdserverpb__RangeRequest rr = ETCDSERVERPB__RANGE_REQUEST__INIT;
 	rr.key = BIN("/registry/minions/");
@@ -1381,15 +1397,6 @@ static void test_path_midstream(void)
 	rs.kvs = kvs;
 	rs.count = 1;
 
-	/* Frames a mid-connection framer can chain onto (h2 resyncs on H2_RESYNC_CHAIN
-	 * plausible headers): connection WINDOW_UPDATEs in both directions. */
-	struct buf wu = {0};
-	static const uint8_t inc[4] = {0, 0, 0x10, 0};
-	for (int i = 0; i < 4; i++)
-		frame(&wu, 8, 0, 0, inc, 4);
-	etcd_conn_data(ec, TCP_C2S, wu.p, wu.n, 1000000);
-	etcd_conn_data(ec, TCP_S2C, wu.p, wu.n, 1000000);
-	free(wu.p);
 
 	/* Events on watch stream 3, created before the capture. */
 	Mvccpb__KeyValue ek = kv_make("/registry/pods/default/p1", 30, 401, 2);
@@ -1461,16 +1468,8 @@ static void test_path_midstream(void)
 static void test_arena_per_stream(void)
 {
 	struct etcd_decoder *d = dec_new();
-	struct tcp_conn_info ci = conn_info(false);
 	Etcdserverpb__ResponseHeader h = hdr_make(400);
-	struct etcd_conn *ec = etcd_conn_open(d, &ci, 1000000);
-	CHECK(ec != NULL);
-	struct buf wu = {0};
-	static const uint8_t inc[4] = {0, 0, 0x10, 0};
-	for (int i = 0; i < 4; i++)
-		frame(&wu, 8, 0, 0, inc, 4);
-	etcd_conn_data(ec, TCP_S2C, wu.p, wu.n, 1000000);
-	free(wu.p);
+	struct etcd_conn *ec = mid_conn_open(d);
 	Mvccpb__KeyValue kv1 = kv_make("/registry/minions/node1", 10, 20, 3);
 	Mvccpb__KeyValue *kvs[] = {&kv1};
 	Etcdserverpb__RangeResponse rs = ETCDSERVERPB__RANGE_RESPONSE__INIT;
