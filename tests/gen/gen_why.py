@@ -232,17 +232,14 @@ SLOW_CHUNK, SLOW_PAUSE, SLOW_BUF = 1024, 0.05, 8 * 1024
 BURST, BURST_SIZE = 6, 8 * 1024
 
 
-def story_delivered_late(env, api):
-    """Two API servers: the one that writes (direct connection) and a slow consumer that
-    watches (its etcd connection goes through harness.SlowProxy, read at ~20 KB/s, like a
-    CPU-starved apiserver).  A Helm install creates BURST large ConfigMaps that its watch on
-    /registry/configmaps/ receives on the same Watch stream; kubectl-patch then updates the
-    object, and the event for it reaches the slow apiserver seconds after the write
-    applied: it waited in etcd's send queue behind the ConfigMaps (TCP and HTTP/2 flow
-    control).  The delay is on the captured etcd side of the proxy."""
-    setup(api)
-    obj = cma_created(5)
-    rev0 = api.create("kubectl-client-side-apply", CMA_KEY, obj)
+def slow_consumer_write(env, api, obj, rev0, story, fast=None):
+    """The delivered-late setup: a second API server whose etcd connection goes through
+    harness.SlowProxy (read at ~20 KB/s, like a CPU-starved apiserver) watches the object's
+    prefix and /registry/configmaps/ on one Watch stream; a Helm install creates BURST large
+    ConfigMaps, then kubectl-patch updates the object, whose event waits in etcd's send
+    queue behind them (TCP and HTTP/2 flow control): the delay is on the captured etcd side
+    of the proxy.  With `fast` (a watch of the writing API server), checks that it got the
+    event at once.  Returns (write revision, slow watch id, prompt delay or None, late delay)."""
     px = harness.SlowProxy(env, chunk=SLOW_CHUNK, pause=SLOW_PAUSE, buf=SLOW_BUF)
     try:
         slow = Api(env, env.client(port=px.port))
@@ -256,15 +253,32 @@ def story_delivered_late(env, api):
         t_write = time.time()
         ok, rev1, _ = api.update("kubectl-patch", CMA_KEY, new, rev0)
         assert ok
+        prompt = None
+        if fast is not None:
+            if not fast.wait_event(CMA_KEY, rev1, timeout=5):
+                raise RuntimeError("%s: the direct watch never got revision %d" % (story, rev1))
+            prompt = time.time() - t_write
         if not ws.wait_event(CMA_KEY, rev1, timeout=30):
-            raise RuntimeError("delivered-late: event for revision %d never came" % rev1)
+            raise RuntimeError("%s: event for revision %d never came" % (story, rev1))
         late = time.time() - t_write
-        if late < 1.8:   # the wire delay is this less the proxy's own buffers (~0.3 s)
-            raise RuntimeError("delivered-late: event came after %.2f s only" % late)
+        # the wire delay is this less the proxy's own buffers (~0.3 s)
+        if late < 1.8 or (prompt is not None and prompt > 0.5):
+            raise RuntimeError("%s: direct after %s s, slow after %.2f s" % (story, prompt, late))
         time.sleep(QUIET)
         ws.close()
     finally:
         px.close()
+    return rev1, wid, prompt, late
+
+
+def story_delivered_late(env, api):
+    """Two API servers: the one that writes (direct connection) and a slow consumer that
+    watches (slow_consumer_write): the object's event reaches the slow one seconds after the
+    write applied."""
+    setup(api)
+    obj = cma_created(5)
+    rev0 = api.create("kubectl-client-side-apply", CMA_KEY, obj)
+    rev1, wid, _, late = slow_consumer_write(env, api, obj, rev0, "delivered-late")
     return {"verdict": "delivered-late", "write_revision": rev1, "watch_id": wid,
             "client_delay_s": round(late, 1)}
 
@@ -272,40 +286,17 @@ def story_delivered_late(env, api):
 def story_two_watches(env, api):
     """HA control plane: two API servers, each with its own etcd watch on the configmapapps
     prefix.  The direct one (the API server that also writes) watches first and gets the
-    object's event at once; the second is the slow consumer of delivered-late (through
-    harness.SlowProxy, with the ConfigMap burst queued before the event on its Watch
-    stream) and gets it seconds late.  The operator may be connected to either: the verdict
-    must name the late watch, not the prompt one that comes first in capture order."""
+    object's event at once; the second is the slow consumer of delivered-late and gets it
+    seconds late.  The operator may be connected to either: the verdict must name the late
+    watch, not the prompt one that comes first in capture order."""
     setup(api)
     obj = cma_created(5)
     rev0 = api.create("kubectl-client-side-apply", CMA_KEY, obj)
     fast, fast_wid = informer_start(api, CMA_PREFIX)
-    px = harness.SlowProxy(env, chunk=SLOW_CHUNK, pause=SLOW_PAUSE, buf=SLOW_BUF)
     try:
-        slow = Api(env, env.client(port=px.port))
-        ws, wid = informer_start(slow, CMA_PREFIX)
-        _, crev = slow.list_paged("kube-apiserver", "/registry/configmaps/", 500)
-        ws.watch("/registry/configmaps/", start_revision=crev + 1)
-        for i in range(BURST):
-            api.create("helm", "/registry/configmaps/demo/dashboard-%d" % i,
-                       dashboard(i, BURST_SIZE))
-        new = cma_patch_replicas(copy.deepcopy(obj), 20, 5)
-        t_write = time.time()
-        ok, rev1, _ = api.update("kubectl-patch", CMA_KEY, new, rev0)
-        assert ok
-        if not fast.wait_event(CMA_KEY, rev1, timeout=5):
-            raise RuntimeError("two-watches: the direct watch never got revision %d" % rev1)
-        prompt = time.time() - t_write
-        if not ws.wait_event(CMA_KEY, rev1, timeout=30):
-            raise RuntimeError("two-watches: event for revision %d never came" % rev1)
-        late = time.time() - t_write
-        if prompt > 0.5 or late < 1.8:   # as in delivered-late, with margins
-            raise RuntimeError("two-watches: direct after %.2f s, slow after %.2f s" % (prompt, late))
-        time.sleep(QUIET)
-        ws.close()
-        fast.close()
+        rev1, wid, _, late = slow_consumer_write(env, api, obj, rev0, "two-watches", fast)
     finally:
-        px.close()
+        fast.close()
     return {"verdict": "delivered-late", "write_revision": rev1, "watch_id": wid,
             "prompt_watch_id": fast_wid, "client_delay_s": round(late, 1)}
 
