@@ -546,6 +546,16 @@ static void test_gap(void)
 }
 
 /* Protocol violations: bad padding, interleaved header block. */
+/* A connection seen from its start that gets b from the client in one piece: the events
+ * in r, the counters in st. */
+static void feed_c2s(const struct buf *b, struct rec *r, struct h2_stats *st)
+{
+	struct h2_conn *h = h2_conn_new(&rec_cb, r, true);
+	h2_conn_feed(h, TCP_C2S, b->p, b->n, 0);
+	h2_conn_add_stats(h, st);
+	h2_conn_free(h);
+}
+
 static void test_bad_frames(void)
 {
 	struct buf b = {0};
@@ -565,11 +575,8 @@ static void test_bad_frames(void)
 	put_frame(&b, H2_PING, 0, 0, "12345678", 8);
 	put_frame(&b, H2_PING, 0, 0, "12345678", 8);
 	struct rec r = {0};
-	struct h2_conn *h = h2_conn_new(&rec_cb, &r, true);
-	h2_conn_feed(h, TCP_C2S, b.p, b.n, 0);
 	struct h2_stats st = {0};
-	h2_conn_add_stats(h, &st);
-	h2_conn_free(h);
+	feed_c2s(&b, &r, &st);
 	CHECK_EQ_INT(st.bad_frames, 2);
 	CHECK_EQ_INT(r.notices[H2_N_BAD_FRAME], 2);
 	CHECK_EQ_INT(r.notices[H2_N_RESYNC], 2);
@@ -586,9 +593,8 @@ static void test_bad_frames(void)
 	put_frame(&nb, H2_DATA, 0, 1, "x1", 2);
 	put_frame(&nb, H2_DATA, 0, 1, "x2", 2);
 	put_frame(&nb, H2_DATA, 0, 1, "x3", 2);
-	h = h2_conn_new(&rec_cb, &r, true);
-	h2_conn_feed(h, TCP_C2S, nb.p, nb.n, 0);
-	h2_conn_free(h);
+	memset(&st, 0, sizeof st);
+	feed_c2s(&nb, &r, &st);
 	CHECK_EQ_INT(r.data[0].n, 6);
 	CHECK_EQ_INT(r.notices[H2_N_RESYNC], 1);
 	CHECK_EQ_INT(r.resync_skipped, 0);
@@ -728,11 +734,8 @@ static void test_hpack_error(void)
 	uint8_t good[3] = {0x83, 0x86, 0x84}; /* POST http / */
 	put_frame(&b, H2_HEADERS, 0x4, 3, good, 3);
 	struct rec r = {0};
-	struct h2_conn *h = h2_conn_new(&rec_cb, &r, true);
-	h2_conn_feed(h, TCP_C2S, b.p, b.n, 0);
 	struct h2_stats st = {0};
-	h2_conn_add_stats(h, &st);
-	h2_conn_free(h);
+	feed_c2s(&b, &r, &st);
 	CHECK(st.hpack_errors >= 1);
 	CHECK(r.notices[H2_N_HPACK_ERROR] >= 1);
 	CHECK(strstr(rec_str(&r), "H 1 0 es=1\n") != NULL); /* end_stream still reported */
@@ -767,11 +770,8 @@ static void test_headers_end_open_block(void)
 		put_frame(&b, H2_HEADERS, 0x4, 3, good, 3);
 		put_frame(&b, H2_DATA, 0, 3, "body-3", 6);
 		struct rec r = {0};
-		struct h2_conn *h = h2_conn_new(&rec_cb, &r, true);
-		h2_conn_feed(h, TCP_C2S, b.p, b.n, 0);
 		struct h2_stats st = {0};
-		h2_conn_add_stats(h, &st);
-		h2_conn_free(h);
+		feed_c2s(&b, &r, &st);
 		const char *log = rec_str(&r);
 		CHECK_EQ_INT(st.bad_frames, 0);
 		CHECK_EQ_INT(r.notices[H2_N_BAD_FRAME] + r.notices[H2_N_RESYNC], 0);
@@ -792,11 +792,8 @@ static void test_headers_end_open_block(void)
 	put_frame(&b, H2_HEADERS, 0, 1, blk, 2);
 	put_frame(&b, H2_CONTINUATION, 0x4, 3, blk, 2);
 	struct rec r = {0};
-	struct h2_conn *h = h2_conn_new(&rec_cb, &r, true);
-	h2_conn_feed(h, TCP_C2S, b.p, b.n, 0);
 	struct h2_stats st = {0};
-	h2_conn_add_stats(h, &st);
-	h2_conn_free(h);
+	feed_c2s(&b, &r, &st);
 	CHECK_EQ_INT(st.bad_frames, 1);
 	CHECK_EQ_INT(st.header_blocks_cut, 0);
 	rec_free(&r);
