@@ -102,6 +102,19 @@ def story_no_watch(env, api):
             "watched_prefix": "/registry/configmaps/"}
 
 
+def churn_and_compact(api):
+    """Other writes (three ConfigMap updates), then the apiserver's compactor: a start-up
+    round (claims compact_rev_key, remembers the header revision) and the next round, which
+    compacts at that revision. Returns the compaction revision."""
+    for i in range(3):
+        api.update("kube-apiserver", "/registry/configmaps/demo/app-settings",
+                   configmap("app-settings", {"LOG_LEVEL": "l%d" % i}, 21 + i),
+                   api_mod(api, "/registry/configmaps/demo/app-settings"))
+    v, claim_rev = api.compactor(0, 0)
+    api.compactor(v, claim_rev)
+    return claim_rev
+
+
 def story_compacted(env, api):
     """A slow watcher resumes from an old revision after the apiserver compacted past it:
     the watch is created and at once canceled with compact_revision, and the writes in
@@ -112,15 +125,7 @@ def story_compacted(env, api):
     _, list_rev = api.list_paged("kube-apiserver", CMA_PREFIX, 500)
     ok, rev1, _ = api.update("kubectl-patch", CMA_KEY, cma_patch_replicas(obj, 20, 5), rev0)
     assert ok
-    for i in range(3):
-        api.update("kube-apiserver", "/registry/configmaps/demo/app-settings",
-                   configmap("app-settings", {"LOG_LEVEL": "l%d" % i}, 21 + i),
-                   api_mod(api, "/registry/configmaps/demo/app-settings"))
-    # the apiserver's compactor: a start-up round (claims compact_rev_key, remembers the
-    # header revision), then the next round compacts at that revision
-    v, claim_rev = api.compactor(0, 0)
-    api.compactor(v, claim_rev)
-    compact_rev = claim_rev
+    compact_rev = churn_and_compact(api)
     ws = WatchStream(api)
     wid = ws.watch(CMA_PREFIX, start_revision=list_rev + 1)
     ws.wait_canceled(wid)
@@ -322,12 +327,7 @@ def story_two_watches_compacted(env, api):
     # target unless told to keep a local subchannel pool
     second = Api(env, env.client(grpc_options=[("grpc.use_local_subchannel_pool", 1)]))
     _, list_rev = second.list_paged("kube-apiserver", CMA_PREFIX, 500)
-    for i in range(3):
-        api.update("kube-apiserver", "/registry/configmaps/demo/app-settings",
-                   configmap("app-settings", {"LOG_LEVEL": "l%d" % i}, 21 + i),
-                   api_mod(api, "/registry/configmaps/demo/app-settings"))
-    v, claim_rev = api.compactor(0, 0)
-    api.compactor(v, claim_rev)
+    claim_rev = churn_and_compact(api)
     ws = WatchStream(second)
     wid = ws.watch(CMA_PREFIX, start_revision=list_rev + 1)
     if not ws.wait_canceled(wid):
