@@ -552,6 +552,19 @@ static void test_deflate_trailers_only(void)
 
 /* Joined mid-connection: the :path of stream 3 is a pre-capture HPACK entry. After
  * grpc_conn_learn_path, stream 5 (same entry) has its path directly. */
+/* A connection joined mid-stream (from_start false) that gets n bytes in dir: the events
+ * in r (which may learn paths through r->g), the counters in st. */
+static void run_mid(struct rec *r, enum tcp_dir dir, const uint8_t *p, size_t n,
+		    struct grpc_stats *st)
+{
+	struct grpc_callbacks cb = rec_cb(r);
+	struct grpc_conn *g = grpc_conn_new(&cb, false);
+	r->g = g;
+	grpc_conn_feed(g, dir, p, n, 0);
+	grpc_conn_add_stats(g, st);
+	grpc_conn_free(g, 0);
+}
+
 static void test_learn_path(void)
 {
 	struct conn c;
@@ -576,13 +589,8 @@ static void test_learn_path(void)
 	put_frame(&c.d[0], 6, 0, 0, "12345678", 8);
 	struct rec r = {0};
 	r.learn = "/etcdserverpb.KV/Put";
-	struct grpc_callbacks cb = rec_cb(&r);
-	struct grpc_conn *g = grpc_conn_new(&cb, false);
-	r.g = g;
-	grpc_conn_feed(g, TCP_C2S, c.d[0].p + cut, c.d[0].n - cut, 0);
 	struct grpc_stats st = {0};
-	grpc_conn_add_stats(g, &st);
-	grpc_conn_free(g, 0);
+	run_mid(&r, TCP_C2S, c.d[0].p + cut, c.d[0].n - cut, &st);
 	CHECK_EQ_STR(rec_str(&r), "open 3 path=(unknown) ua= enc=0\n"
 				  "msg 3 0 n=5 'put-3'\n"
 				  "open 5 path=/etcdserverpb.KV/Put ua= enc=0\n"
@@ -620,13 +628,8 @@ static void test_status_infer(void)
 		put_frame(&c.d[1], 1, 0x5, id, trl, 2);
 	}
 	struct rec r = {0};
-	struct grpc_callbacks cb = rec_cb(&r);
-	struct grpc_conn *g = grpc_conn_new(&cb, false);
-	r.g = g;
-	grpc_conn_feed(g, TCP_S2C, c.d[1].p + cut, c.d[1].n - cut, 0);
 	struct grpc_stats st = {0};
-	grpc_conn_add_stats(g, &st);
-	grpc_conn_free(g, 0);
+	run_mid(&r, TCP_S2C, c.d[1].p + cut, c.d[1].n - cut, &st);
 	const char *log = rec_str(&r);
 	CHECK(strstr(log, "trailers 3 status=0 (inferred) message=\n") != NULL);
 	CHECK(strstr(log, "trailers 5 status=0 message=\n") != NULL); /* learned: exact */
