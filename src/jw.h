@@ -24,12 +24,33 @@ void jw_obj_begin(struct jw *w);
 void jw_obj_end(struct jw *w);
 void jw_arr_begin(struct jw *w);
 void jw_arr_end(struct jw *w);
-/* Writes "name": — the next call writes the value. Inline so that the length of a
- * literal name is known at compile time (strlen per key showed in the profile). */
-void jw_keyn(struct jw *w, const char *name, size_t n);
+/* Makes room for n more bytes plus a NUL; false (w->oom set) when it cannot. */
+bool jw_grow(struct jw *w, size_t n);
+/* Writes "name": — the next call writes the value. Inline, room checked once, so that a
+ * literal name costs no strlen and its memcpy of a constant length becomes a few moves
+ * (strlen, then the call and memcpy per key, showed in the profile). */
+static inline void jw_keyn(struct jw *w, const char *name, size_t n)
+{
+	if (w->len + n + 5 > w->cap && !jw_grow(w, n + 4))
+		return;
+	char *d = w->buf + w->len;
+	*d = ',';
+	d += w->need_comma;
+	*d++ = '"';
+	memcpy(d, name, n);
+	d += n;
+	*d++ = '"';
+	*d++ = ':';
+	*d = 0;
+	w->len = (size_t)(d - w->buf);
+	w->need_comma = false;
+}
 static inline void jw_key(struct jw *w, const char *name) { jw_keyn(w, name, strlen(name)); }
-void jw_str(struct jw *w, const char *s);
 void jw_strn(struct jw *w, const uint8_t *s, size_t n);  /* escapes; invalid UTF-8 as \ufffd */
+static inline void jw_str(struct jw *w, const char *s)
+{
+	jw_strn(w, (const uint8_t *)(s ? s : ""), s ? strlen(s) : 0);
+}
 void jw_i64(struct jw *w, int64_t v);
 void jw_u64(struct jw *w, uint64_t v);
 void jw_bool(struct jw *w, bool v);
@@ -51,6 +72,9 @@ static inline void jw_kstr(struct jw *w, const char *k, const char *v) { jw_key(
 static inline void jw_ki64(struct jw *w, const char *k, int64_t v) { jw_key(w, k); jw_i64(w, v); }
 static inline void jw_ku64(struct jw *w, const char *k, uint64_t v) { jw_key(w, k); jw_u64(w, v); }
 static inline void jw_kbool(struct jw *w, const char *k, bool v) { jw_key(w, k); jw_bool(w, v); }
+
+/* Decimal digits of v, right-aligned in b[24]; returns the offset of the first one. */
+size_t jw_u64_dec(char b[24], uint64_t v);
 
 bool utf8_valid(const uint8_t *s, size_t n);
 /* base64 (RFC 4648) of n bytes into out (needs 4*((n+2)/3)+1); returns length. */

@@ -4,6 +4,7 @@
 #ifndef EE_OUT_H
 #define EE_OUT_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -33,6 +34,7 @@ void out_text_record(struct out *out, const struct etcd_record *r, const struct 
 void out_json_emit(struct out *out);
 /* The text buffer: tprintf appends, temit writes the line. */
 void out_tprintf(struct out *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void out_tvprintf(struct out *out, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void out_tbytes(struct out *out, const uint8_t *p, size_t n); /* printable, escaped */
 /* A key range as the user typed it: KEY, KEY* (a prefix), KEY.. (from KEY on),
  * KEY..END, or (all keys). */
