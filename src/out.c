@@ -84,10 +84,25 @@ static void out_tvprintf_libc(struct out *out, const char *fmt, va_list ap)
 	va_end(ap2);
 }
 
-/* Appends n bytes, then pad spaces (before them unless left); false when out of memory. */
+/* Appends n bytes; false when out of memory. */
+static inline bool out_tput(struct out *out, const char *s, size_t n)
+{
+	if (out->tlen + n + 1 > out->tcap && !out_troom(out, n))
+		return false;
+	char *d = out->tbuf + out->tlen;
+	memcpy(d, s, n);
+	d[n] = 0;
+	out->tlen += n;
+	return true;
+}
+
+/* Appends n bytes and pad spaces to width (before them unless left); false when out of
+ * memory. */
 static bool out_tpad(struct out *out, const char *s, size_t n, size_t width, bool left)
 {
-	size_t pad = width > n ? width - n : 0;
+	if (width <= n)
+		return out_tput(out, s, n);
+	size_t pad = width - n;
 	if (!out_troom(out, n + pad))
 		return false;
 	char *d = out->tbuf + out->tlen;
@@ -117,16 +132,14 @@ static enum tfmt_result out_tfmt(struct out *out, const char *fmt, va_list ap)
 {
 	const char *p = fmt;
 	for (;;) {
-		const char *q = p;
-		while (*q && *q != '%')
-			q++;
-		if (q > p && !out_tpad(out, p, (size_t)(q - p), 0, false))
+		const char *q = strchrnul(p, '%');
+		if (q > p && !out_tput(out, p, (size_t)(q - p)))
 			return TFMT_OOM;
 		if (!*q)
 			return TFMT_DONE;
 		p = q + 1;
 		if (*p == '%') {
-			if (!out_tpad(out, "%", 1, 0, false))
+			if (!out_tput(out, "%", 1))
 				return TFMT_OOM;
 			p++;
 			continue;

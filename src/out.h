@@ -22,6 +22,11 @@ struct out {
 	struct jw jw;
 	char *tbuf;        /* text line buffer */
 	size_t tlen, tcap;
+	/* "HH:MM:SS" of the second hms_sec (local time), when hms_valid: localtime_r per
+	 * line was a tenth of the text printer, and lines come many to a second */
+	bool hms_valid;
+	int64_t hms_sec;
+	char hms[16];
 };
 
 void out_init(struct out *out, FILE *f, const struct cli_opts *o, bool live);

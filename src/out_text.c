@@ -31,10 +31,26 @@ const char *out_grpc_code_name(int code)
 static void text_ts(struct out *out, ee_ts ts)
 {
 	time_t s = (time_t)(ts / 1000000);
-	struct tm tm;
-	localtime_r(&s, &tm);
-	out_tprintf(out, "%s%02d:%02d:%02d.%06d%s ", out_c(out, C_DIM), tm.tm_hour, tm.tm_min,
-		    tm.tm_sec, (int)(ts % 1000000), out_c(out, C_OFF));
+	if (!out->hms_valid || out->hms_sec != (int64_t)s) {
+		struct tm tm;
+		localtime_r(&s, &tm);
+		snprintf(out->hms, sizeof out->hms, "%02d:%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
+		out->hms_sec = (int64_t)s;
+		out->hms_valid = true;
+	}
+	out_tprintf(out, "%s%s.%06d%s ", out_c(out, C_DIM), out->hms, (int)(ts % 1000000),
+		    out_c(out, C_OFF));
+}
+
+/* " %.3fms" of a latency in microseconds, without vsnprintf's floating point: below
+ * 10^12 us the double latency_us / 1000.0 is within far less than half a thousandth of
+ * the exact quotient, so %.3f prints exactly its integer and remainder parts. */
+static void text_ms(struct out *out, int64_t us)
+{
+	if (us >= 0 && us < 1000000000000LL)
+		out_tprintf(out, " %" PRId64 ".%03dms", us / 1000, (int)(us % 1000));
+	else
+		out_tprintf(out, " %.3fms", (double)us / 1000.0);
 }
 
 static void text_bin(struct out *out, ProtobufCBinaryData b)
@@ -347,7 +363,7 @@ static void text_rpc(struct out *out, const struct etcd_record *r, const struct 
 		out_tprintf(out, " -> (no response captured)");
 	}
 	if (rpc->latency_us >= 0)
-		out_tprintf(out, " %.3fms", (double)rpc->latency_us / 1000.0);
+		text_ms(out, rpc->latency_us);
 	if (rpc->inferred)
 		out_tprintf(out, " [method inferred, %d%%]", rpc->confidence);
 	text_meaning(out, m);
@@ -449,7 +465,7 @@ void out_text_record(struct out *out, const struct etcd_record *r, const struct 
 		if (l->connections > 1)
 			out_tprintf(out, " over %d connections", l->connections);
 		if (l->latency_us >= 0)
-			out_tprintf(out, " %.3fms", (double)l->latency_us / 1000.0);
+			text_ms(out, l->latency_us);
 		if (!l->complete)
 			out_tprintf(out, " %sincomplete%s%s%s", out_c(out, C_RED),
 				    l->status > 0 ? ": " : "",

@@ -337,8 +337,25 @@ static void test_tprintf(void)
 	out_free(&tout);
 }
 
+/* out_text.c prints latencies below 10^12 us as integer and remainder parts instead of
+ * "%.3f" of latency_us / 1000.0: the two must agree on every such value. */
+static void test_ms_claim(void)
+{
+	unsigned fails = 0;
+	for (int iter = 0; iter < 200000; iter++) {
+		int64_t us = iter < 3000 ? iter : iter < 6000 ? 999999999999LL - (iter - 3000)
+			   : (int64_t)(rnd() % 1000000000000ull);
+		char a[64], b[64];
+		snprintf(a, sizeof a, "%.3f", (double)us / 1000.0);
+		snprintf(b, sizeof b, "%" PRId64 ".%03d", us / 1000, (int)(us % 1000));
+		fails += strcmp(a, b) != 0;
+	}
+	CHECK_EQ_INT(fails, 0);
+}
+
 int main(void)
 {
+	test_ms_claim();
 	test_strn();
 	test_ints();
 	test_ts();
