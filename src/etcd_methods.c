@@ -1,11 +1,13 @@
 /* etcd_methods.c: the etcd v3 method table (gRPC path -> service, method, protobuf-c
  * descriptors) and message decoding, part of the etcd stage (DESIGN.md "etcd").
  * Paths and message types come from etcd's api/etcdserverpb/rpc.proto service blocks. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <protobuf-c/protobuf-c.h>
 
 #include "etcd.h"
+#include "pb_fast.h"
 #include "rd.h"
 
 /* Txn ops nest Txns (RequestOp.request_txn); protobuf-c unpacks recursively without a depth
@@ -214,7 +216,25 @@ void *etcd_message_decode(enum etcd_method m, enum tcp_dir dir, const uint8_t *p
 	if (!d || (!p && n))
 		return NULL;
 	static const uint8_t empty[1];
+	if (!p)
+		p = empty;
+	/* EE_PB_SLOW=1 (any value but "" and "0") keeps protobuf-c for everything, to compare. */
+	static int slow = -1;
+	if (slow < 0) {
+		const char *e = getenv("EE_PB_SLOW");
+		slow = e && *e && strcmp(e, "0") != 0;
+	}
+	if (!slow) {
+		/* pb_fast refuses (FALLBACK) before allocating anything, so protobuf-c below
+		 * starts from the same allocator state; TOO_DEEP is nesting_ok's refusal. */
+		ProtobufCMessage *out;
+		int rc = pb_fast_decode(d, p, n, alloc, ETCD_MAX_NESTING, &out);
+		if (rc == PB_FAST_OK)
+			return out;
+		if (rc != PB_FAST_FALLBACK)
+			return NULL;
+	}
 	if (m == EM_TXN && !nesting_ok(d, p, n, 0))
 		return NULL;
-	return protobuf_c_message_unpack(d, alloc, n, p ? p : empty);
+	return protobuf_c_message_unpack(d, alloc, n, p);
 }

@@ -1,0 +1,34 @@
+/* pb_fast.h: a fast decoder for the etcd messages that dominate API-server traffic (Range,
+ * Put, DeleteRange, Txn, Watch, LeaseKeepAlive), part of the etcd stage. It produces the very
+ * structs protobuf_c_message_unpack would (generated types of build/gen/rpc.pb-c.h, kv.pb-c.h), and says
+ * "fall back" for anything it does not decode exactly as protobuf-c does. */
+#ifndef EE_PB_FAST_H
+#define EE_PB_FAST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+enum pb_fast_status {
+	PB_FAST_OK = 0,
+	PB_FAST_FALLBACK = -1, /* not decoded, nothing allocated: use protobuf-c */
+	PB_FAST_TOO_DEEP = -2, /* a Txn nests deeper than max_nesting: the message is refused */
+	PB_FAST_NOMEM = -3,    /* the allocator failed; protobuf-c would fail as well */
+};
+
+/* True when d is one of the top-level messages pb_fast_decode handles itself. */
+bool pb_fast_covers(const ProtobufCMessageDescriptor *d);
+
+/* Decodes the n bytes at p as a d into *out, allocated from alloc (NULL = malloc), to be
+ * released like protobuf-c's result (arena reset, or protobuf_c_message_free_unpacked).
+ * Bytes and strings are copied: the result does not borrow p.
+ * The input is walked once before anything is allocated, so PB_FAST_FALLBACK and
+ * PB_FAST_TOO_DEEP leave the allocator untouched. Txn nesting is counted as in etcd_methods.c
+ * (TxnRequest 0 -> RequestOp 1 -> TxnRequest 2 ...; the same for responses): a level deeper
+ * than max_nesting gives PB_FAST_TOO_DEEP. */
+int pb_fast_decode(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n,
+		   ProtobufCAllocator *alloc, int max_nesting, ProtobufCMessage **out);
+
+#endif
