@@ -61,6 +61,8 @@ struct k8s_value {
 	char enc_key[128];       /* ENCRYPTED: the key name */
 	char preview[64];        /* BYTES: printable preview */
 	size_t size;
+	bool sparse;             /* obj holds only what a diff and the printers need
+				  * (k8s_value_decode_sparse), not the whole object */
 };
 
 /* Decodes an etcd value. Never fails on bad bytes: what does not decode is BYTES (or a
@@ -75,6 +77,20 @@ void k8s_value_free(struct k8s_value *v);
  * (a node added later would not live in the arena): redact asks for Secret redaction
  * here, while the arena is still in use. Free with k8s_value_free. */
 int k8s_value_decode_arena(const uint8_t *v, size_t n, bool redact, struct k8s_value *out);
+
+/* Decodes two versions of one object for what a write changed: new_out and old_out get
+ * sparse trees (->sparse), holding the fields whose encodings differ and, in the new one,
+ * apiVersion, kind, metadata.uid, .generation and .managedFields even when equal.
+ * k8s_diff of the two equals k8s_diff of the full trees; k8s_writer_of*,
+ * k8s_generation_bumped and Secret redaction (redact) give the same answers. With
+ * has_old false, new_out gets only the fields that are read even when equal. Values that
+ * cannot be compared field by field (JSON, different kinds, cut or malformed envelopes)
+ * are decoded whole (->sparse false). Both trees share one arena; free each with
+ * k8s_value_free. Returns 0 or EE_NOMEM (both values empty). Implemented in
+ * k8s_sparse.c. */
+int k8s_value_decode_sparse(const uint8_t *nv, size_t nn, const uint8_t *ov, size_t on,
+			    bool has_old, bool redact, struct k8s_value *new_out,
+			    struct k8s_value *old_out);
 
 /* Another reference to v's tree in *out (a copy of the struct; arena or jansson refcount
  * taken): both are freed with k8s_value_free, in any order. */

@@ -22,8 +22,7 @@
 #include <time.h>
 
 #include "k8s.h"
-#include "k8s.pb-c.h"
-#include "rd.h"
+#include "k8s_pb.h"
 
 /* Largest value handed to the JSON parser: etcd's default request limit is 1.5 MiB and
  * kube-apiserver refuses objects above ~3 MiB; 16 MiB leaves room for raised limits while
@@ -272,16 +271,38 @@ static void k8s_arena_release(struct k8s_arena *a)
 	free(a);
 }
 
-/* One walk: the allocation failure flag travels with it. */
-struct k8s_walk {
-	bool nomem;
-};
+/* See k8s_pb.h. */
+struct k8s_arena *k8s_arena_begin(size_t first)
+{
+	struct k8s_arena *a = calloc(1, sizeof *a);
+	if (!a)
+		return NULL;
+	a->next_cap = first;
+	k8s_arena_active = a;
+	return a;
+}
 
-static json_t *k8s_pb_message(struct k8s_walk *w, const ProtobufCMessageDescriptor *d,
-			      const uint8_t *p, size_t n, int depth, bool strict);
+void k8s_arena_end(void)
+{
+	k8s_arena_active = NULL;
+}
+
+void k8s_arena_take(struct k8s_arena *a, struct k8s_value *v)
+{
+	a->refs++;
+	v->arena = a;
+}
+
+void k8s_arena_drop(struct k8s_arena *a)
+{
+	if (a && !a->refs) {
+		a->refs = 1;
+		k8s_arena_release(a);
+	}
+}
 
 /* True when p[0..n) is valid UTF-8 (no overlongs, no surrogates, at most U+10FFFF). */
-static bool k8s_utf8_valid(const uint8_t *p, size_t n, bool printable)
+bool k8s_utf8_valid(const uint8_t *p, size_t n, bool printable)
 {
 	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
 	size_t i = 0;
@@ -516,11 +537,20 @@ static json_t *k8s_special_json(const ProtobufCMessageDescriptor *d, json_t *gen
 }
 
 /* True for the entry message protoc-c generates for a map<K, V> field. */
-static bool k8s_is_map_entry(const ProtobufCMessageDescriptor *d)
+bool k8s_is_map_entry(const ProtobufCMessageDescriptor *d)
 {
 	return d && d->n_fields == 2 && d->fields[0].id == 1 && d->fields[1].id == 2 &&
 	       strcmp(d->fields[0].name, "key") == 0 && strcmp(d->fields[1].name, "value") == 0 &&
 	       strchr(d->name, '.') != strrchr(d->name, '.');
+}
+
+/* True for the messages k8s_len_json and k8s_special_json render otherwise than as an
+ * object of their fields; see k8s_pb.h. */
+bool k8s_is_special(const ProtobufCMessageDescriptor *d)
+{
+	return d == &k8s__time__descriptor || d == &k8s__micro_time__descriptor ||
+	       d == &k8s__quantity__descriptor || d == &k8s__int_or_string__descriptor ||
+	       d == &k8s__fields_v1__descriptor || d == &k8s__raw_extension__descriptor;
 }
 
 /* Decodes length-delimited bytes of a field the schema does not know: printable text
@@ -601,8 +631,8 @@ static int k8s_wire_type(const ProtobufCFieldDescriptor *fd)
 
 /* Decodes a length-delimited value of a schema field: string, bytes (base64, as in
  * Kubernetes' JSON), or a message (recursively, with the special renderings). */
-static json_t *k8s_len_json(struct k8s_walk *w, const ProtobufCFieldDescriptor *fd,
-			    const uint8_t *p, size_t n, int depth, bool strict)
+json_t *k8s_len_json(struct k8s_walk *w, const ProtobufCFieldDescriptor *fd, const uint8_t *p,
+		     size_t n, int depth, bool strict)
 {
 	if (fd->type == PROTOBUF_C_TYPE_STRING) {
 		/* _nocheck here and wherever k8s_utf8_valid has just accepted the bytes (it
@@ -778,14 +808,6 @@ static void k8s_mark_rest(struct k8s_walk *w, json_t *obj, uint32_t field, size_
 		w->nomem = true;
 }
 
-/* Result of decoding one field. */
-enum k8s_field_rc {
-	K8S_FIELD_OK,
-	K8S_FIELD_BAD,  /* malformed at this field: the message stops here */
-	K8S_FIELD_CUT,  /* a length runs past the end: handled, the message stops here */
-	K8S_FIELD_FAIL, /* out of memory, or a strict walk met bad bytes below */
-};
-
 /* "#NUM", the name of a field the schema does not know. Hand-rolled: it runs for every
  * unknown field of every decoded value, and snprintf was a tenth of `trace --json` (perf).
  * Made only where a field is unknown (callgrind: 1% when made for every field). */
@@ -849,8 +871,8 @@ static enum k8s_field_rc k8s_pb_len_field(struct k8s_walk *w, json_t *obj,
 }
 
 /* Reads and decodes the field at r into obj. */
-static enum k8s_field_rc k8s_pb_field(struct k8s_walk *w, const ProtobufCMessageDescriptor *d,
-				      json_t *obj, struct rd *r, int depth, bool strict)
+enum k8s_field_rc k8s_pb_field(struct k8s_walk *w, const ProtobufCMessageDescriptor *d,
+			       json_t *obj, struct rd *r, int depth, bool strict)
 {
 	uint64_t tag = rd_varint(r);
 	uint64_t num = tag >> 3;
@@ -915,8 +937,8 @@ static enum k8s_field_rc k8s_pb_field(struct k8s_walk *w, const ProtobufCMessage
  * whether bytes are a message); otherwise what decodes is kept and the rest is marked
  * "#truncated". depth counts nesting; nothing descends past K8S_MAX_DEPTH. Caller owns
  * the result; NULL on failure (w->nomem tells out of memory apart). */
-static json_t *k8s_pb_message(struct k8s_walk *w, const ProtobufCMessageDescriptor *d,
-			      const uint8_t *p, size_t n, int depth, bool strict)
+json_t *k8s_pb_message(struct k8s_walk *w, const ProtobufCMessageDescriptor *d, const uint8_t *p,
+		       size_t n, int depth, bool strict)
 {
 	json_t *obj = json_object();
 	if (!obj) {
@@ -943,7 +965,7 @@ static json_t *k8s_pb_message(struct k8s_walk *w, const ProtobufCMessageDescript
 }
 
 /* Descriptor of the object's own message, GenericObject (metadata only) when unknown. */
-static const ProtobufCMessageDescriptor *k8s_desc_of(const char *api_version, const char *kind)
+const ProtobufCMessageDescriptor *k8s_desc_of(const char *api_version, const char *kind)
 {
 	for (size_t i = 0; i < sizeof k8s_kinds / sizeof k8s_kinds[0]; i++)
 		if (strcmp(api_version, k8s_kinds[i].api_version) == 0 &&
@@ -1028,6 +1050,13 @@ static int k8s_decode_protobuf(const uint8_t *v, size_t n, struct k8s_value *out
 		json_decref(obj);
 		return EE_NOMEM;
 	}
+	return k8s_protobuf_value(api_version, kind, obj, out);
+}
+
+/* See k8s_pb.h. */
+int k8s_protobuf_value(const char *api_version, const char *kind, json_t *obj,
+		       struct k8s_value *out)
+{
 	/* apiVersion and kind first, as in Kubernetes' JSON */
 	json_t *top = json_object();
 	if (!top || json_object_set_new(top, "apiVersion", json_string(api_version)) != 0 ||
@@ -1041,6 +1070,35 @@ static int k8s_decode_protobuf(const uint8_t *v, size_t n, struct k8s_value *out
 	out->enc = K8S_ENC_PROTOBUF;
 	out->obj = top;
 	return 0;
+}
+
+/* See k8s_pb.h: the envelope walk of k8s_decode_protobuf, for whole values only. */
+bool k8s_envelope(const uint8_t *v, size_t n, char *api_version, size_t av_cap, char *kind,
+		  size_t kind_cap, const uint8_t **raw, size_t *raw_n)
+{
+	api_version[0] = kind[0] = '\0';
+	*raw = NULL;
+	*raw_n = 0;
+	if (!v || n < sizeof k8s_magic || memcmp(v, k8s_magic, sizeof k8s_magic) != 0)
+		return false;
+	struct rd r;
+	rd_init(&r, v + sizeof k8s_magic, n - sizeof k8s_magic);
+	while (rd_left(&r) > 0) {
+		uint64_t tag = rd_varint(&r);
+		if (r.err || (tag & 7) != 2)
+			return false;
+		uint64_t len = rd_varint(&r);
+		if (r.err || len > rd_left(&r))
+			return false;
+		const uint8_t *p = rd_bytes(&r, (size_t)len);
+		if (tag >> 3 == 1) {
+			k8s_typemeta(p, (size_t)len, api_version, av_cap, kind, kind_cap);
+		} else if (tag >> 3 == 2) {
+			*raw = p;
+			*raw_n = (size_t)len;
+		}
+	}
+	return *raw != NULL;
 }
 
 /* Splits "k8s:enc:<provider>:<version>:<key name>:" into provider and key name. */
