@@ -42,9 +42,13 @@ void out_json_emit(struct out *out)
 	struct jw *w = &out->jw;
 	if (w->oom) {
 		fputs("{\"kind\":\"notice\",\"what\":\"oom\"}\n", out->f);
-	} else {
-		fwrite(w->buf, 1, w->len, out->f);
+	} else if (!w->buf) {
 		fputc('\n', out->f);
+	} else {
+		/* the newline in the NUL's place: one unlocked write a line (single-threaded) */
+		w->buf[w->len] = '\n';
+		fwrite_unlocked(w->buf, 1, w->len + 1, out->f);
+		w->buf[w->len] = 0;
 	}
 	if (out->flush_each)
 		fflush(out->f);

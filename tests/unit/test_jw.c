@@ -138,6 +138,59 @@ static void test_strn(void)
 	jw_free(&w);
 }
 
+/* jw_key_bytes: "name":"escaped" for valid UTF-8 (plain ASCII takes a one-scan path),
+ * "name_b64":"base64" otherwise; against utf8_valid + the reference escaping. */
+static void test_key_bytes(void)
+{
+	static const char *const pieces[] = {
+		"/registry/pods/", "a", "\"", "\\", "\n", "\x01", "\xc3\xa9", "\xf0\x9f\x98\x80",
+		"\x80", "\xff", "\xfe", "0123456789abcdef",
+	};
+	unsigned fails = 0;
+	for (int iter = 0; iter < 5000; iter++) {
+		uint8_t s[200];
+		size_t n = 0;
+		int parts = (int)(rnd() % 8);
+		for (int p = 0; p < parts; p++) {
+			const char *x = pieces[rnd() % (sizeof pieces / sizeof pieces[0])];
+			memcpy(s + n, x, strlen(x));
+			n += strlen(x);
+		}
+		static char want[2048], val[1300];
+		if (utf8_valid(s, n)) {
+			ref_escape(val, s, n);
+			snprintf(want, sizeof want, "{\"x\":1,\"key\":%s}", val);
+		} else {
+			base64_encode(s, n, val);
+			snprintf(want, sizeof want, "{\"x\":1,\"key_b64\":\"%s\"}", val);
+		}
+		struct jw w;
+		jw_init(&w);
+		jw_obj_begin(&w);
+		jw_ki64(&w, "x", 1);
+		jw_key_bytes(&w, "key", s, n);
+		jw_obj_end(&w);
+		if (!w.buf || strcmp(w.buf, want) != 0) {
+			fails++;
+			fprintf(stderr, "jw_key_bytes: got %s want %s\n", w.buf ? w.buf : "(null)", want);
+		}
+		jw_free(&w);
+	}
+	CHECK_EQ_INT(fails, 0);
+	/* utf8_valid's 8-byte ASCII steps: an invalid byte at every offset of 1..40 bytes */
+	fails = 0;
+	for (size_t len = 1; len <= 40; len++)
+		for (size_t at = 0; at < len; at++) {
+			uint8_t s[40];
+			memset(s, 'a', len);
+			s[at] = 0xff;
+			fails += utf8_valid(s, len);
+			s[at] = 0x7f;
+			fails += !utf8_valid(s, len);
+		}
+	CHECK_EQ_INT(fails, 0);
+}
+
 /* Integers at the digit-count and sign boundaries, and random ones of every length. */
 static void test_ints(void)
 {
@@ -357,6 +410,7 @@ int main(void)
 {
 	test_ms_claim();
 	test_strn();
+	test_key_bytes();
 	test_ints();
 	test_ts();
 	test_keys();
