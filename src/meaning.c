@@ -134,9 +134,10 @@ static void explain_pair(const struct meaning_ctx *ctx, const struct k8s_value *
 	}
 }
 
-/* new value known: find the previous one, the writer, the diff. With a cache, each value
- * is decoded once and each (new, previous) pair explained once, however many records
- * (the write, then one event per watcher) carry it. */
+/* new value known: find the previous one, the writer, the diff. The two versions are
+ * decoded sparsely (k8s_value_decode_sparse): only the fields whose encodings differ, and
+ * those the printers and the writer read. With a cache, each (new, previous) pair is
+ * explained once, however many records (the write, then one event per watcher) carry it. */
 static void explain_put(const struct meaning_ctx *ctx, struct meaning *m, const char *ep,
 			size_t ep_len, const uint8_t *key, size_t key_len, const uint8_t *val,
 			size_t val_len, int64_t mod_rev, int64_t create_rev,
@@ -144,14 +145,6 @@ static void explain_put(const struct meaning_ctx *ctx, struct meaning *m, const 
 {
 	if (ctx->keys_only)
 		return;
-	struct objcache_key kn, ko;
-	const struct objcache_key *new_k = NULL, *old_k = NULL;
-	if (ctx->cache) {
-		objcache_key_init(&kn, ep, ep_len, key, key_len, mod_rev, val, val_len);
-		new_k = &kn;
-	}
-	value_of(ctx, new_k, val, val_len, &m->val);
-	m->has_value = true;
 	const uint8_t *pval = NULL;
 	size_t plen = 0;
 	int64_t prev_rev = 0;
@@ -167,28 +160,35 @@ static void explain_put(const struct meaning_ctx *ctx, struct meaning *m, const 
 			prev_rev = pv->mod_revision;
 		}
 	}
-	if (pval && ctx->cache) {
-		objcache_key_init(&ko, ep, ep_len, key, key_len, prev_rev, pval, plen);
-		old_k = &ko;
+	struct objcache_key kn, ko;
+	const struct objcache_key *new_k = NULL, *old_k = NULL;
+	if (ctx->cache) {
+		objcache_key_init(&kn, ep, ep_len, key, key_len, mod_rev, val, val_len);
+		new_k = &kn;
+		if (pval) {
+			objcache_key_init(&ko, ep, ep_len, key, key_len, prev_rev, pval, plen);
+			old_k = &ko;
+		}
 	}
 	bool created = create_rev && create_rev == mod_rev;
-	if (!m->val.obj) {
-		if (created)
-			m->change = "create";
-		return;
-	}
-	/* The previous value is decoded only to explain the pair: when the cache already
-	 * has the writer and diff (the second and later records of one write), it is not
-	 * needed (printers read prev for deletes only). */
 	struct objcache_pair p;
-	if (!new_k || !objcache_pair_get(ctx->cache, new_k, old_k, created, &p)) {
-		if (pval) {
-			value_of(ctx, old_k, pval, plen, &m->prev);
-			m->has_prev = true;
+	if (new_k && objcache_pair_get(ctx->cache, new_k, old_k, created, &p, &m->val)) {
+		m->has_value = true;
+	} else {
+		k8s_value_decode_sparse(val, val_len, pval, plen, pval != NULL, !ctx->o->show_secrets,
+					&m->val, &m->prev);
+		m->has_value = true;
+		m->has_prev = pval != NULL;
+		if (!m->val.obj) {
+			if (created)
+				m->change = "create";
+			return;
 		}
 		explain_pair(ctx, &m->val, m->has_prev ? &m->prev : NULL, created, &p);
-		if (new_k)
+		if (new_k) {
+			objcache_put(ctx->cache, new_k, &m->val);
 			objcache_pair_put(ctx->cache, new_k, old_k, created, m->val.obj, &p);
+		}
 	}
 	m->has_writer = p.has_writer;
 	m->writer = p.writer;

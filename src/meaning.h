@@ -22,10 +22,13 @@ struct meaning {
 				      * "count", "keys-only", "list-page", or NULL */
 	int list_page;               /* page number within a paginated LIST (list_agg), or 0 */
 	bool has_value;
-	struct k8s_value val;        /* the new value (put) */
+	struct k8s_value val;        /* the new value (put); for a put, a sparse tree
+				      * (k8s_value_decode_sparse): kind, uid, generation,
+				      * managedFields and the changed fields only */
 	bool has_prev;               /* the previous value was known (prev_kv, store, ...) and
 				      * decoded: for a put only when the writer and diff were
-				      * not in the cache (printers read prev of deletes only) */
+				      * not in the cache, and sparsely (printers read prev of
+				      * deletes only, which is whole) */
 	struct k8s_value prev;
 	bool has_writer;
 	struct k8s_writer writer;

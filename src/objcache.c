@@ -216,7 +216,8 @@ static struct objcache_entry *oc_find(struct objcache *c, const struct objcache_
 bool objcache_get(struct objcache *c, const struct objcache_key *k, struct k8s_value *out)
 {
 	struct objcache_entry *e = oc_find(c, k);
-	if (!e) {
+	if (!e || e->val.sparse) {
+		/* a sparse tree serves its pair only, not a caller that reads the value */
 		c->st.misses++;
 		return false;
 	}
@@ -265,7 +266,8 @@ static bool oc_pair_is(const struct objcache_entry *e, const struct objcache_key
 }
 
 bool objcache_pair_get(struct objcache *c, const struct objcache_key *new_k,
-		       const struct objcache_key *old_k, bool created, struct objcache_pair *out)
+		       const struct objcache_key *old_k, bool created, struct objcache_pair *out,
+		       struct k8s_value *val)
 {
 	struct objcache_entry *e = oc_find(c, new_k);
 	/* the old value is the same key's: same endpoint and key, so revision and bytes
@@ -277,6 +279,8 @@ bool objcache_pair_get(struct objcache *c, const struct objcache_key *new_k,
 	c->st.pair_hits++;
 	*out = e->pair;
 	json_incref(out->diff);
+	if (val)
+		k8s_value_ref(&e->val, val);
 	return true;
 }
 

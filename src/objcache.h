@@ -69,7 +69,8 @@ void objcache_key_init(struct objcache_key *k, const char *ep, size_t ep_len, co
 		       size_t key_len, int64_t rev, const uint8_t *val, size_t val_len);
 
 /* On a hit, copies the cached value into *out with a new reference to its tree (free it
- * with k8s_value_free) and returns true. */
+ * with k8s_value_free) and returns true. A sparse tree (k8s_value_decode_sparse) is a
+ * miss here: it holds what its pair needs, not the value. */
 bool objcache_get(struct objcache *c, const struct objcache_key *k, struct k8s_value *out);
 
 /* Caches a decoded value: the cache takes its own reference to v->obj (the caller keeps
@@ -78,9 +79,11 @@ void objcache_put(struct objcache *c, const struct objcache_key *k, const struct
 
 /* The pair result cached with the new value's entry for this previous value (old NULL:
  * none) and creation flag. On a hit fills *out, with a new reference to the diff (the
- * caller drops it), and returns true. */
+ * caller drops it), and, when val is not NULL, *val with a new reference to the new
+ * value's tree, sparse or whole (enough for the printers); returns true. */
 bool objcache_pair_get(struct objcache *c, const struct objcache_key *new_k,
-		       const struct objcache_key *old_k, bool created, struct objcache_pair *out);
+		       const struct objcache_key *old_k, bool created, struct objcache_pair *out,
+		       struct k8s_value *val);
 
 /* Caches the pair result with the new value's entry, if that entry still holds new_obj
  * (the tree the writer's strings point into). Takes its own reference to p->diff. */

@@ -191,27 +191,27 @@ static void test_pairs(void)
 	objcache_put(c, &ko, &o);
 
 	struct objcache_pair p = {0}, got;
-	CHECK(!objcache_pair_get(c, &kn, &ko, false, &got));
+	CHECK(!objcache_pair_get(c, &kn, &ko, false, &got, NULL));
 	p.diff = k8s_diff(o.obj, n.obj, 0);
 	CHECK_EQ_INT(json_array_size(p.diff), 1); /* data.k; resourceVersion is noise */
 	p.change = "update";
 	p.has_writer = false;
 	objcache_pair_put(c, &kn, &ko, false, n.obj, &p);
 	CHECK_EQ_INT(p.diff->refcount, 2);
-	CHECK(objcache_pair_get(c, &kn, &ko, false, &got));
+	CHECK(objcache_pair_get(c, &kn, &ko, false, &got, NULL));
 	CHECK(got.diff == p.diff);
 	CHECK_EQ_STR(got.change, "update");
 	CHECK_EQ_INT(p.diff->refcount, 3);
 	json_decref(got.diff);
 	/* another previous version, none, or a creation: a miss */
-	CHECK(!objcache_pair_get(c, &kn, &ko2, false, &got));
-	CHECK(!objcache_pair_get(c, &kn, NULL, false, &got));
-	CHECK(!objcache_pair_get(c, &kn, &ko, true, &got));
+	CHECK(!objcache_pair_get(c, &kn, &ko2, false, &got, NULL));
+	CHECK(!objcache_pair_get(c, &kn, NULL, false, &got, NULL));
+	CHECK(!objcache_pair_get(c, &kn, &ko, true, &got, NULL));
 	/* a pair for a tree the entry does not hold is not stored */
 	struct objcache_pair q = {0};
 	q.change = "none";
 	objcache_pair_put(c, &kn, NULL, false, o.obj, &q);
-	CHECK(!objcache_pair_get(c, &kn, NULL, false, &got));
+	CHECK(!objcache_pair_get(c, &kn, NULL, false, &got, NULL));
 	struct objcache_stats st;
 	objcache_get_stats(c, &st);
 	CHECK_EQ_INT(st.pair_hits, 1);
