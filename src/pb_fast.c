@@ -35,26 +35,29 @@
 #include "rd.h"
 #include "rpc.pb-c.h"
 
-/* Fields per covered message at most (RangeRequest has 13); sizes the per-level counters. */
-#define PBF_MAX_FIELDS 16
+/* Highest field number of a covered message (Compare.range_end): tables are indexed by it. */
+#define PBF_MAX_ID 64
+/* Repeated fields per covered message at most (TxnRequest has 3). */
+#define PBF_MAX_REP 4
 /* Recursion bound whatever max_nesting says: covered messages nest 4 levels outside Txns. */
 #define PBF_HARD_DEPTH 128
 
-/* The covered top-level messages; every message they contain is in the list too (closed
- * under containment), so the check is made once, at the top. */
+/* The covered top-level messages, the most frequent first; every message they contain is
+ * in the list too (closed under containment), so the check is made once, at the top. */
 static const ProtobufCMessageDescriptor *const covered[] = {
-	&etcdserverpb__range_request__descriptor,
 	&etcdserverpb__range_response__descriptor,
+	&etcdserverpb__range_request__descriptor,
+	&etcdserverpb__watch_response__descriptor,
+	&etcdserverpb__txn_request__descriptor,
+	&etcdserverpb__txn_response__descriptor,
+	&etcdserverpb__lease_keep_alive_request__descriptor,
+	&etcdserverpb__lease_keep_alive_response__descriptor,
+	&etcdserverpb__watch_request__descriptor,
 	&etcdserverpb__put_request__descriptor,
 	&etcdserverpb__put_response__descriptor,
 	&etcdserverpb__delete_range_request__descriptor,
 	&etcdserverpb__delete_range_response__descriptor,
-	&etcdserverpb__txn_request__descriptor,
-	&etcdserverpb__txn_response__descriptor,
-	&etcdserverpb__watch_request__descriptor,
-	&etcdserverpb__watch_response__descriptor,
-	&etcdserverpb__lease_keep_alive_request__descriptor,
-	&etcdserverpb__lease_keep_alive_response__descriptor,
+#define PBF_N_TOP 12
 	/* contained only */
 	&etcdserverpb__response_header__descriptor,
 	&mvccpb__key_value__descriptor,
@@ -66,14 +69,43 @@ static const ProtobufCMessageDescriptor *const covered[] = {
 	&etcdserverpb__watch_cancel_request__descriptor,
 	&etcdserverpb__watch_progress_request__descriptor,
 };
+#define PBF_N_TYPES (sizeof(covered) / sizeof(covered[0]))
 
-bool pb_fast_covers(const ProtobufCMessageDescriptor *d)
-{
-	for (size_t i = 0; i < sizeof(covered) / sizeof(covered[0]); i++)
-		if (covered[i] == d)
-			return true;
-	return false;
-}
+/* What a field number means in a message, from its protobuf-c field descriptor. */
+enum pbf_kind {
+	K_UNKNOWN = 0, /* no such field: protobuf-c keeps it as an unknown field */
+	K_OTHER,       /* a field not decoded here (repeated scalars, fixed-size types) */
+	K_I64,         /* int64, uint64: the varint's 64 bits */
+	K_I32,         /* int32, uint32, enum: its low 32 bits */
+	K_BOOL,        /* any bit set */
+	K_BYTES,
+	K_STRING,
+	K_MSG,         /* singular message (maybe a oneof member) */
+	K_MSG_REP,     /* repeated message */
+};
+
+struct pbf_type;
+
+struct pbf_field {
+	uint8_t kind;      /* enum pbf_kind */
+	uint8_t oneof;     /* a oneof member: quant is the offset of the oneof's case */
+	uint8_t slot;      /* K_MSG: bit in check_msg's seen mask; K_MSG_REP: counter index */
+	uint32_t off, quant;
+	const struct pbf_type *sub; /* K_MSG, K_MSG_REP */
+	const ProtobufCFieldDescriptor *fd;
+};
+
+/* A covered message's decoding table, built from its descriptor once (pbf_init). */
+struct pbf_type {
+	const ProtobufCMessageDescriptor *d;
+	bool cycle;    /* part of the Txn cycle: depth-bounded */
+	uint8_t n_rep; /* repeated message fields */
+	uint32_t rep_off[PBF_MAX_REP]; /* their array offsets, by slot */
+	struct pbf_field f[PBF_MAX_ID + 1];
+};
+
+static struct pbf_type types[PBF_N_TYPES];
+static bool types_ready;
 
 /* The messages that contain themselves (TxnRequest -> RequestOp -> TxnRequest, the same for
  * responses): the only ones whose depth is bounded, as in etcd_methods.c nesting_ok. */
@@ -83,6 +115,68 @@ static bool txn_cycle(const ProtobufCMessageDescriptor *d)
 	       d == &etcdserverpb__request_op__descriptor ||
 	       d == &etcdserverpb__txn_response__descriptor ||
 	       d == &etcdserverpb__response_op__descriptor;
+}
+
+static const struct pbf_type *type_of(const ProtobufCMessageDescriptor *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (covered[i] == d)
+			return &types[i];
+	return NULL;
+}
+
+/* Fills the tables from the generated descriptors (the etcd stage is single-threaded). */
+static void pbf_init(void)
+{
+	for (size_t i = 0; i < PBF_N_TYPES; i++) {
+		const ProtobufCMessageDescriptor *d = covered[i];
+		struct pbf_type *t = &types[i];
+		uint8_t n_msg = 0;
+		t->d = d;
+		t->cycle = txn_cycle(d);
+		for (unsigned k = 0; k < d->n_fields; k++) {
+			const ProtobufCFieldDescriptor *fd = &d->fields[k];
+			if (fd->id > PBF_MAX_ID)
+				continue; /* stays K_UNKNOWN: falls back */
+			struct pbf_field *f = &t->f[fd->id];
+			bool single = fd->label == PROTOBUF_C_LABEL_NONE;
+			f->fd = fd;
+			f->off = fd->offset;
+			f->quant = fd->quantifier_offset;
+			f->oneof = (fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0;
+			f->kind = K_OTHER;
+			switch (fd->type) {
+			case PROTOBUF_C_TYPE_INT64:
+			case PROTOBUF_C_TYPE_UINT64: f->kind = single ? K_I64 : K_OTHER; break;
+			case PROTOBUF_C_TYPE_INT32:
+			case PROTOBUF_C_TYPE_UINT32:
+			case PROTOBUF_C_TYPE_ENUM: f->kind = single ? K_I32 : K_OTHER; break;
+			case PROTOBUF_C_TYPE_BOOL: f->kind = single ? K_BOOL : K_OTHER; break;
+			case PROTOBUF_C_TYPE_BYTES: f->kind = single ? K_BYTES : K_OTHER; break;
+			case PROTOBUF_C_TYPE_STRING: f->kind = single ? K_STRING : K_OTHER; break;
+			case PROTOBUF_C_TYPE_MESSAGE:
+				f->sub = type_of(fd->descriptor, PBF_N_TYPES);
+				if (!f->sub)
+					break;
+				if (single && n_msg < 32) {
+					f->kind = K_MSG;
+					f->slot = n_msg++;
+				} else if (fd->label == PROTOBUF_C_LABEL_REPEATED && t->n_rep < PBF_MAX_REP) {
+					f->kind = K_MSG_REP;
+					f->slot = t->n_rep;
+					t->rep_off[t->n_rep++] = fd->offset;
+				}
+				break;
+			default: break;
+			}
+		}
+	}
+	types_ready = true;
+}
+
+bool pb_fast_covers(const ProtobufCMessageDescriptor *d)
+{
+	return type_of(d, PBF_N_TOP) != NULL;
 }
 
 /* ---- allocation, as protobuf-c's do_alloc / do_free ---- */
@@ -166,88 +260,70 @@ static inline const uint8_t *read_len(struct rd *r, size_t *len)
 	return NULL;
 }
 
-/* The field with number id: fields are sorted by number and mostly dense from 1. */
-static inline const ProtobufCFieldDescriptor *field_find(const ProtobufCMessageDescriptor *d,
-							 uint32_t id)
+/* The table entry of field number id (K_UNKNOWN beyond the covered numbers). */
+static inline const struct pbf_field *field_of(const struct pbf_type *t, uint32_t id)
 {
-	if (id - 1 < d->n_fields && d->fields[id - 1].id == id)
-		return &d->fields[id - 1];
-	for (unsigned i = 0; i < d->n_fields; i++)
-		if (d->fields[i].id == id)
-			return &d->fields[i];
-	return NULL;
-}
-
-static inline bool is_varint_type(ProtobufCType t)
-{
-	return t == PROTOBUF_C_TYPE_INT64 || t == PROTOBUF_C_TYPE_UINT64 ||
-	       t == PROTOBUF_C_TYPE_INT32 || t == PROTOBUF_C_TYPE_UINT32 ||
-	       t == PROTOBUF_C_TYPE_ENUM || t == PROTOBUF_C_TYPE_BOOL;
+	static const struct pbf_field unknown; /* K_UNKNOWN */
+	return id <= PBF_MAX_ID ? &t->f[id] : &unknown;
 }
 
 /* ---- walk 1: validation ---- */
 
-/* PB_FAST_OK when fill_msg can decode the n bytes at p as a d exactly as protobuf-c would;
+/* PB_FAST_OK when fill_msg can decode the n bytes at p as a t exactly as protobuf-c would;
  * depth counts the messages above this one (only Txn-cycle messages are bounded by max). */
-static int check_msg(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, int depth,
-		     int max)
+static int check_msg(const struct pbf_type *t, const uint8_t *p, size_t n, int depth, int max)
 {
 	struct rd r;
-	uint32_t seen = 0; /* singular message fields met, by field index */
+	uint32_t seen = 0; /* singular message fields met, by slot */
 
-	if (txn_cycle(d) && depth > max)
+	if (t->cycle && depth > max)
 		return PB_FAST_TOO_DEEP;
-	if (depth > PBF_HARD_DEPTH || d->n_fields > PBF_MAX_FIELDS)
+	if (depth > PBF_HARD_DEPTH)
 		return PB_FAST_FALLBACK;
 	rd_init(&r, p, n);
 	while (rd_left(&r) > 0) {
 		uint32_t id;
 		unsigned wt;
+		bool any = false;
+		size_t len;
 		if (!read_tag(&r, &id, &wt))
 			return PB_FAST_FALLBACK;
-		const ProtobufCFieldDescriptor *f = field_find(d, id);
-		if (!f)
-			return PB_FAST_FALLBACK; /* unknown field: protobuf-c keeps it */
-		if (is_varint_type(f->type)) {
-			bool any;
-			if (wt != PROTOBUF_C_WIRE_TYPE_VARINT || f->label != PROTOBUF_C_LABEL_NONE)
+		const struct pbf_field *f = field_of(t, id);
+		switch (f->kind) {
+		case K_I64:
+		case K_I32:
+		case K_BOOL:
+			if (wt != PROTOBUF_C_WIRE_TYPE_VARINT)
 				return PB_FAST_FALLBACK;
 			(void)read_varint(&r, &any);
+			break;
+		case K_BYTES:
+		case K_STRING:
+			if (wt != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)
+				return PB_FAST_FALLBACK;
+			(void)read_len(&r, &len);
+			break;
+		case K_MSG:
+		case K_MSG_REP: {
+			if (wt != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)
+				return PB_FAST_FALLBACK;
+			const uint8_t *b = read_len(&r, &len);
 			if (r.err)
 				return PB_FAST_FALLBACK;
-			continue;
-		}
-		if (wt != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)
-			return PB_FAST_FALLBACK;
-		size_t len;
-		const uint8_t *b = read_len(&r, &len);
-		if (r.err)
-			return PB_FAST_FALLBACK;
-		switch (f->type) {
-		case PROTOBUF_C_TYPE_BYTES:
-		case PROTOBUF_C_TYPE_STRING:
-			if (f->label != PROTOBUF_C_LABEL_NONE)
-				return PB_FAST_FALLBACK;
-			break;
-		case PROTOBUF_C_TYPE_MESSAGE: {
-			if (f->label == PROTOBUF_C_LABEL_NONE &&
-			    !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)) {
-				uint32_t bit = 1u << (f - d->fields);
-				if (seen & bit)
+			if (f->kind == K_MSG && !f->oneof) {
+				if (seen & 1u << f->slot)
 					return PB_FAST_FALLBACK; /* protobuf-c merges the two */
-				seen |= bit;
-			} else if (f->label != PROTOBUF_C_LABEL_NONE &&
-				   f->label != PROTOBUF_C_LABEL_REPEATED) {
-				return PB_FAST_FALLBACK;
+				seen |= 1u << f->slot;
 			}
-			int rc = check_msg(f->descriptor, b, len, depth + 1, max);
+			int rc = check_msg(f->sub, b, len, depth + 1, max);
 			if (rc != PB_FAST_OK)
 				return rc;
 			break;
 		}
-		default:
-			return PB_FAST_FALLBACK;
+		default: return PB_FAST_FALLBACK; /* unknown (protobuf-c keeps it) or not ours */
 		}
+		if (r.err)
+			return PB_FAST_FALLBACK;
 	}
 	return PB_FAST_OK;
 }
@@ -256,70 +332,60 @@ static int check_msg(const ProtobufCMessageDescriptor *d, const uint8_t *p, size
 
 #define MEMBER(m, off) ((void *)((char *)(m) + (off)))
 
-/* Frees what a oneof member holds and clears it, as protobuf-c's parse_oneof_member does
+/* Frees what the oneof of f holds and clears it, as protobuf-c's parse_oneof_member does
  * before storing a new member of the same oneof. */
-static void oneof_clear(const ProtobufCMessageDescriptor *d, ProtobufCMessage *m,
-			const ProtobufCFieldDescriptor *f, ProtobufCAllocator *a,
-			ProtobufCAllocator *orig)
+static void oneof_clear(const struct pbf_type *t, ProtobufCMessage *m, const struct pbf_field *f,
+			ProtobufCAllocator *a, ProtobufCAllocator *orig)
 {
-	uint32_t *c = MEMBER(m, f->quantifier_offset);
-	if (*c == 0)
+	uint32_t c = *(uint32_t *)MEMBER(m, f->quant);
+	if (c == 0)
 		return;
-	const ProtobufCFieldDescriptor *old = field_find(d, *c);
-	void *mem = MEMBER(m, f->offset); /* oneof members share one offset */
+	const struct pbf_field *old = field_of(t, c);
+	void *mem = MEMBER(m, f->off); /* oneof members share one offset */
 	size_t size = 8;
-	if (!old)
-		return;
-	switch (old->type) {
-	case PROTOBUF_C_TYPE_BYTES: {
+	switch (old->kind) {
+	case K_BYTES: {
 		ProtobufCBinaryData *bd = mem;
 		if (bd->data)
 			a->free(a->allocator_data, bd->data);
 		size = sizeof(*bd);
 		break;
 	}
-	case PROTOBUF_C_TYPE_STRING: {
+	case K_STRING: {
 		char **s = mem;
-		if (*s && *s != old->default_value)
+		if (*s && *s != old->fd->default_value)
 			a->free(a->allocator_data, *s);
 		size = sizeof(*s);
 		break;
 	}
-	case PROTOBUF_C_TYPE_MESSAGE: {
+	case K_MSG: {
 		ProtobufCMessage **sm = mem;
 		if (*sm)
 			protobuf_c_message_free_unpacked(*sm, orig);
 		size = sizeof(*sm);
 		break;
 	}
-	case PROTOBUF_C_TYPE_BOOL: size = sizeof(protobuf_c_boolean); break;
-	case PROTOBUF_C_TYPE_INT32:
-	case PROTOBUF_C_TYPE_UINT32:
-	case PROTOBUF_C_TYPE_ENUM: size = 4; break;
+	case K_BOOL: size = sizeof(protobuf_c_boolean); break;
+	case K_I32: size = 4; break;
 	default: break;
 	}
 	memset(mem, 0, size);
 }
 
-/* Sizes the arrays of d's repeated (message) fields for the n bytes at p, with n_* left at 0
+/* Sizes the arrays of t's repeated (message) fields for the n bytes at p, with n_* left at 0
  * for fill_msg to count up. False when the allocator fails. */
-static bool alloc_repeated(const ProtobufCMessageDescriptor *d, ProtobufCMessage *m,
-			   const uint8_t *p, size_t n, ProtobufCAllocator *a)
+static bool alloc_repeated(const struct pbf_type *t, ProtobufCMessage *m, const uint8_t *p,
+			   size_t n, ProtobufCAllocator *a)
 {
-	size_t cnt[PBF_MAX_FIELDS] = {0};
-	bool any_rep = false;
+	size_t cnt[PBF_MAX_REP] = {0};
 	struct rd r;
 
-	for (unsigned i = 0; i < d->n_fields; i++)
-		any_rep |= d->fields[i].label == PROTOBUF_C_LABEL_REPEATED;
-	if (!any_rep)
-		return true;
 	rd_init(&r, p, n);
 	while (rd_left(&r) > 0) {
 		uint32_t id;
 		unsigned wt;
 		size_t len;
-		bool any;
+		bool any = false;
 		if (!read_tag(&r, &id, &wt))
 			return false;
 		if (wt == PROTOBUF_C_WIRE_TYPE_VARINT) {
@@ -327,39 +393,37 @@ static bool alloc_repeated(const ProtobufCMessageDescriptor *d, ProtobufCMessage
 			continue;
 		}
 		(void)read_len(&r, &len);
-		const ProtobufCFieldDescriptor *f = field_find(d, id);
-		if (f && f->label == PROTOBUF_C_LABEL_REPEATED)
-			cnt[f - d->fields]++;
+		const struct pbf_field *f = field_of(t, id);
+		if (f->kind == K_MSG_REP)
+			cnt[f->slot]++;
 	}
 	if (r.err)
 		return false;
-	for (unsigned i = 0; i < d->n_fields; i++) {
+	for (unsigned i = 0; i < t->n_rep; i++) {
 		if (!cnt[i])
 			continue;
-		/* only message fields are repeated here (check_msg): an array of pointers */
 		void **arr = a->alloc(a->allocator_data, sizeof(void *) * cnt[i]);
 		if (!arr)
 			return false;
-		*(void ***)MEMBER(m, d->fields[i].offset) = arr;
+		*(void ***)MEMBER(m, t->rep_off[i]) = arr;
 	}
 	return true;
 }
 
 /* Decodes a checked message; NULL with *rc set when the allocator fails (or, never expected
  * after check_msg, the bytes do not parse). The partial message is freed. */
-static ProtobufCMessage *fill_msg(const ProtobufCMessageDescriptor *d, const uint8_t *p,
-				  size_t n, ProtobufCAllocator *a, ProtobufCAllocator *orig,
-				  int *rc)
+static ProtobufCMessage *fill_msg(const struct pbf_type *t, const uint8_t *p, size_t n,
+				  ProtobufCAllocator *a, ProtobufCAllocator *orig, int *rc)
 {
-	ProtobufCMessage *m = a->alloc(a->allocator_data, d->sizeof_message);
+	ProtobufCMessage *m = a->alloc(a->allocator_data, t->d->sizeof_message);
 	struct rd r;
 
 	if (!m) {
 		*rc = PB_FAST_NOMEM;
 		return NULL;
 	}
-	d->message_init(m);
-	if (!alloc_repeated(d, m, p, n, a)) {
+	t->d->message_init(m);
+	if (t->n_rep && !alloc_repeated(t, m, p, n, a)) {
 		*rc = PB_FAST_NOMEM;
 		goto fail;
 	}
@@ -367,77 +431,83 @@ static ProtobufCMessage *fill_msg(const ProtobufCMessageDescriptor *d, const uin
 	while (rd_left(&r) > 0) {
 		uint32_t id;
 		unsigned wt;
+		bool any = false;
+		size_t len;
+		uint64_t v;
+		const uint8_t *b;
 		if (!read_tag(&r, &id, &wt))
 			goto bad;
-		const ProtobufCFieldDescriptor *f = field_find(d, id);
-		if (!f)
-			goto bad;
-		bool oneof = f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF;
-		void *mem = MEMBER(m, f->offset);
-		if (is_varint_type(f->type)) {
-			bool any;
-			uint64_t v = read_varint(&r, &any);
-			if (r.err || wt != PROTOBUF_C_WIRE_TYPE_VARINT)
+		const struct pbf_field *f = field_of(t, id);
+		if (f->oneof)
+			oneof_clear(t, m, f, a, orig);
+		void *mem = MEMBER(m, f->off);
+		switch (f->kind) {
+		case K_I64:
+			v = read_varint(&r, &any);
+			*(uint64_t *)mem = v;
+			break;
+		case K_I32:
+			v = read_varint(&r, &any);
+			*(uint32_t *)mem = (uint32_t)v;
+			break;
+		case K_BOOL:
+			(void)read_varint(&r, &any);
+			*(protobuf_c_boolean *)mem = any;
+			break;
+		case K_BYTES: {
+			ProtobufCBinaryData *bd = mem;
+			b = read_len(&r, &len);
+			if (r.err)
 				goto bad;
-			if (oneof)
-				oneof_clear(d, m, f, a, orig);
-			switch (f->type) {
-			case PROTOBUF_C_TYPE_INT64:
-			case PROTOBUF_C_TYPE_UINT64: *(uint64_t *)mem = v; break;
-			case PROTOBUF_C_TYPE_BOOL: *(protobuf_c_boolean *)mem = any; break;
-			default: *(uint32_t *)mem = (uint32_t)v; break;
-			}
-		} else {
-			size_t len;
-			const uint8_t *b = read_len(&r, &len);
-			if (r.err || wt != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)
-				goto bad;
-			if (oneof)
-				oneof_clear(d, m, f, a, orig);
-			switch (f->type) {
-			case PROTOBUF_C_TYPE_BYTES: {
-				ProtobufCBinaryData *bd = mem;
-				if (bd->data)
-					a->free(a->allocator_data, bd->data);
-				bd->data = NULL;
-				bd->len = 0;
-				if (len) {
-					bd->data = a->alloc(a->allocator_data, len);
-					if (!bd->data)
-						goto nomem;
-					memcpy(bd->data, b, len);
-					bd->len = len;
-				}
-				break;
-			}
-			case PROTOBUF_C_TYPE_STRING: {
-				char **s = mem;
-				if (*s && *s != f->default_value)
-					a->free(a->allocator_data, *s);
-				*s = a->alloc(a->allocator_data, len + 1);
-				if (!*s)
+			if (bd->data)
+				a->free(a->allocator_data, bd->data);
+			bd->data = NULL;
+			bd->len = 0;
+			if (len) {
+				bd->data = a->alloc(a->allocator_data, len);
+				if (!bd->data)
 					goto nomem;
-				memcpy(*s, b, len);
-				(*s)[len] = 0;
-				break;
+				memcpy(bd->data, b, len);
+				bd->len = len;
 			}
-			case PROTOBUF_C_TYPE_MESSAGE: {
-				ProtobufCMessage *sub = fill_msg(f->descriptor, b, len, a, orig, rc);
-				if (!sub)
-					goto fail;
-				if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-					size_t *cnt = MEMBER(m, f->quantifier_offset);
-					(*(ProtobufCMessage ***)mem)[(*cnt)++] = sub;
-				} else {
-					*(ProtobufCMessage **)mem = sub;
-				}
-				break;
-			}
-			default: goto bad;
-			}
+			break;
 		}
-		if (oneof)
-			*(uint32_t *)MEMBER(m, f->quantifier_offset) = f->id;
+		case K_STRING: {
+			char **s = mem;
+			b = read_len(&r, &len);
+			if (r.err)
+				goto bad;
+			if (*s && *s != f->fd->default_value)
+				a->free(a->allocator_data, *s);
+			*s = a->alloc(a->allocator_data, len + 1);
+			if (!*s)
+				goto nomem;
+			memcpy(*s, b, len);
+			(*s)[len] = 0;
+			break;
+		}
+		case K_MSG:
+		case K_MSG_REP: {
+			b = read_len(&r, &len);
+			if (r.err)
+				goto bad;
+			ProtobufCMessage *sub = fill_msg(f->sub, b, len, a, orig, rc);
+			if (!sub)
+				goto fail;
+			if (f->kind == K_MSG_REP) {
+				size_t *cnt = MEMBER(m, f->quant);
+				(*(ProtobufCMessage ***)mem)[(*cnt)++] = sub;
+			} else {
+				*(ProtobufCMessage **)mem = sub;
+			}
+			break;
+		}
+		default: goto bad;
+		}
+		if (r.err)
+			goto bad;
+		if (f->oneof)
+			*(uint32_t *)MEMBER(m, f->quant) = id;
 	}
 	return m;
 nomem:
@@ -454,12 +524,14 @@ int pb_fast_decode(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t
 		   ProtobufCAllocator *alloc, int max_nesting, ProtobufCMessage **out)
 {
 	*out = NULL;
-	if (!d || (!p && n) || !pb_fast_covers(d))
+	if (!types_ready)
+		pbf_init();
+	const struct pbf_type *t = type_of(d, PBF_N_TOP);
+	if (!t || (!p && n))
 		return PB_FAST_FALLBACK;
-	int rc = check_msg(d, p, n, 0, max_nesting);
+	int rc = check_msg(t, p, n, 0, max_nesting);
 	if (rc != PB_FAST_OK)
 		return rc;
-	rc = PB_FAST_OK;
-	*out = fill_msg(d, p, n, alloc ? alloc : &sys_allocator, alloc, &rc);
+	*out = fill_msg(t, p, n, alloc ? alloc : &sys_allocator, alloc, &rc);
 	return *out ? PB_FAST_OK : rc;
 }
