@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "out.h"
@@ -56,7 +57,7 @@ void out_json_emit(struct out *out)
 
 const char *out_c(const struct out *out, const char *code) { return out->color ? code : ""; }
 
-static bool out_troom(struct out *out, size_t n)
+bool out_tgrow(struct out *out, size_t n)
 {
 	if (out->tlen + n + 1 <= out->tcap)
 		return true;
@@ -78,7 +79,7 @@ static void out_tvprintf_libc(struct out *out, const char *fmt, va_list ap)
 	va_copy(ap2, ap);
 	char small[256];
 	int n = vsnprintf(small, sizeof small, fmt, ap);
-	if (n >= 0 && out_troom(out, (size_t)n)) {
+	if (n >= 0 && out_tgrow(out, (size_t)n)) {
 		if ((size_t)n < sizeof small)
 			memcpy(out->tbuf + out->tlen, small, (size_t)n + 1);
 		else
@@ -91,13 +92,42 @@ static void out_tvprintf_libc(struct out *out, const char *fmt, va_list ap)
 /* Appends n bytes; false when out of memory. */
 static inline bool out_tput(struct out *out, const char *s, size_t n)
 {
-	if (out->tlen + n + 1 > out->tcap && !out_troom(out, n))
+	if (out->tlen + n + 1 > out->tcap && !out_tgrow(out, n))
 		return false;
 	char *d = out->tbuf + out->tlen;
 	memcpy(d, s, n);
 	d[n] = 0;
 	out->tlen += n;
 	return true;
+}
+
+void out_tu64(struct out *out, uint64_t v)
+{
+	char b[24];
+	size_t i = jw_u64_dec(b, v);
+	out_tputn(out, b + i, 24 - i);
+}
+
+void out_ti64(struct out *out, int64_t v)
+{
+	char b[24];
+	size_t i = jw_u64_dec(b, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
+	if (v < 0)
+		b[--i] = '-';
+	out_tputn(out, b + i, 24 - i);
+}
+
+const char *out_hms(struct out *out, ee_ts ts)
+{
+	time_t s = (time_t)(ts / 1000000);
+	if (!out->hms_valid || out->hms_sec != (int64_t)s) {
+		struct tm tm;
+		localtime_r(&s, &tm);
+		snprintf(out->hms, sizeof out->hms, "%02d:%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
+		out->hms_sec = (int64_t)s;
+		out->hms_valid = true;
+	}
+	return out->hms;
 }
 
 /* Appends n bytes and pad spaces to width (before them unless left); false when out of
@@ -107,7 +137,7 @@ static bool out_tpad(struct out *out, const char *s, size_t n, size_t width, boo
 	if (width <= n)
 		return out_tput(out, s, n);
 	size_t pad = width - n;
-	if (!out_troom(out, n + pad))
+	if (!out_tgrow(out, n + pad))
 		return false;
 	char *d = out->tbuf + out->tlen;
 	if (!left) {
@@ -142,6 +172,15 @@ static enum tfmt_result out_tfmt(struct out *out, const char *fmt, va_list ap)
 		if (!*q)
 			return TFMT_DONE;
 		p = q + 1;
+		if (*p == 's') { /* the most common conversion, without flags */
+			const char *a = va_arg(ap, const char *);
+			if (!a)
+				return TFMT_LIBC;
+			if (!out_tput(out, a, strlen(a)))
+				return TFMT_OOM;
+			p++;
+			continue;
+		}
 		if (*p == '%') {
 			if (!out_tput(out, "%", 1))
 				return TFMT_OOM;
@@ -239,7 +278,7 @@ static enum tfmt_result out_tfmt(struct out *out, const char *fmt, va_list ap)
 		/* an integer: sign, then zeros to the width with '0' (not with '-'), else spaces */
 		size_t len = n + neg;
 		if (zero && !left && width > len) {
-			if (!out_troom(out, width))
+			if (!out_tgrow(out, width))
 				return TFMT_OOM;
 			char *d = out->tbuf + out->tlen;
 			if (neg)
@@ -292,7 +331,7 @@ void out_tprintf(struct out *out, const char *fmt, ...)
 /* Keys are bytes: printable ASCII as is, the rest as \xNN (like etcdctl's hex escapes). */
 void out_tbytes(struct out *out, const uint8_t *p, size_t n)
 {
-	if (!out_troom(out, n * 4))
+	if (!out_tgrow(out, n * 4))
 		return;
 	char *o = out->tbuf + out->tlen;
 	for (size_t i = 0; i < n; i++) {

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 #include "jw.h"
@@ -41,6 +42,22 @@ void out_json_emit(struct out *out);
 void out_tprintf(struct out *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void out_tvprintf(struct out *out, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void out_tbytes(struct out *out, const uint8_t *p, size_t n); /* printable, escaped */
+/* Direct appends for the pieces of every line, without a format to parse (out_tprintf
+ * was a third of `trace` with vsnprintf, and is still most of the text printer). */
+bool out_tgrow(struct out *out, size_t n); /* room for n more bytes and a NUL */
+static inline void out_tputn(struct out *out, const char *s, size_t n)
+{
+	if (out->tlen + n + 1 > out->tcap && !out_tgrow(out, n))
+		return;
+	memcpy(out->tbuf + out->tlen, s, n);
+	out->tlen += n;
+	out->tbuf[out->tlen] = 0;
+}
+static inline void out_tputs(struct out *out, const char *s) { out_tputn(out, s, strlen(s)); }
+void out_tu64(struct out *out, uint64_t v);   /* "%" PRIu64 */
+void out_ti64(struct out *out, int64_t v);    /* "%" PRId64 */
+/* "HH:MM:SS" of the second ts / 10^6 in local time, kept until the second changes. */
+const char *out_hms(struct out *out, ee_ts ts);
 /* A key range as the user typed it: KEY, KEY* (a prefix), KEY.. (from KEY on),
  * KEY..END, or (all keys). */
 void out_trange(struct out *out, const uint8_t *key, size_t klen, const uint8_t *end, size_t elen);

@@ -30,16 +30,20 @@ const char *out_grpc_code_name(int code)
 /* HH:MM:SS.uuuuuu in local time (TZ=UTC in golden tests), as tcpdump prints. */
 static void text_ts(struct out *out, ee_ts ts)
 {
-	time_t s = (time_t)(ts / 1000000);
-	if (!out->hms_valid || out->hms_sec != (int64_t)s) {
-		struct tm tm;
-		localtime_r(&s, &tm);
-		snprintf(out->hms, sizeof out->hms, "%02d:%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
-		out->hms_sec = (int64_t)s;
-		out->hms_valid = true;
+	const char *hms = out_hms(out, ts);
+	int us = (int)(ts % 1000000);
+	if (us < 0) { /* before 1970: as printf's %06d would */
+		out_tprintf(out, "%s%s.%06d%s ", out_c(out, C_DIM), hms, us, out_c(out, C_OFF));
+		return;
 	}
-	out_tprintf(out, "%s%s.%06d%s ", out_c(out, C_DIM), out->hms, (int)(ts % 1000000),
-		    out_c(out, C_OFF));
+	char b[8] = {'.'};
+	for (int i = 6; i >= 1; i--, us /= 10)
+		b[i] = (char)('0' + us % 10);
+	out_tputs(out, out_c(out, C_DIM));
+	out_tputs(out, hms);
+	out_tputn(out, b, 7);
+	out_tputs(out, out_c(out, C_OFF));
+	out_tputn(out, " ", 1);
 }
 
 /* " %.3fms" of a latency in microseconds, without vsnprintf's floating point: below
@@ -265,7 +269,10 @@ static void text_response(struct out *out, const struct rec_rpc *rpc)
 static void text_prefix(struct out *out, const struct etcd_record *r)
 {
 	text_ts(out, r->c.ts);
-	out_tprintf(out, "%s s%u ", r->c.conn ? r->c.conn : "?", r->c.stream);
+	out_tputs(out, r->c.conn ? r->c.conn : "?");
+	out_tputn(out, " s", 2);
+	out_tu64(out, r->c.stream);
+	out_tputn(out, " ", 1);
 }
 
 /* "ConfigMapApp demo/my-nginx-app by kubectl-patch Update: spec.replicas 3 -> 5". */
@@ -299,8 +306,16 @@ static void text_meaning(struct out *out, const struct meaning *m)
 	const struct k8s_value *v = m->has_value ? &m->val : m->has_prev ? &m->prev : NULL;
 	if (m->has_key && m->key.kind == K8S_KEY_OBJECT) {
 		const char *kind = v && v->kind && *v->kind ? v->kind : m->key.resource;
-		out_tprintf(out, " %s%s %s%s%s%s", out_c(out, C_CYAN), kind, m->key.ns,
-			    m->key.ns[0] ? "/" : "", m->key.name, out_c(out, C_OFF));
+		/* " KIND NS/NAME", on most lines: appended piece by piece */
+		out_tputn(out, " ", 1);
+		out_tputs(out, out_c(out, C_CYAN));
+		out_tputs(out, kind);
+		out_tputn(out, " ", 1);
+		out_tputs(out, m->key.ns);
+		if (m->key.ns[0])
+			out_tputn(out, "/", 1);
+		out_tputs(out, m->key.name);
+		out_tputs(out, out_c(out, C_OFF));
 	} else if (m->has_key && (m->key.kind == K8S_KEY_RESOURCE || m->key.kind == K8S_KEY_NAMESPACE)) {
 		out_tprintf(out, " %s%s%s%s%s%s", out_c(out, C_CYAN), m->key.group, m->key.group[0] ? "/" : "",
 			    m->key.resource, m->key.kind == K8S_KEY_NAMESPACE ? " in " : "",
@@ -344,8 +359,13 @@ static void text_meaning(struct out *out, const struct meaning *m)
 static void text_rpc(struct out *out, const struct etcd_record *r, const struct meaning *m)
 {
 	const struct rec_rpc *rpc = &r->u.rpc;
-	out_tprintf(out, "%s%s/%s%s%s", out_c(out, C_CYAN), rpc->m->service_name, rpc->m->name,
-		    rpc->inferred ? "?" : "", out_c(out, C_OFF));
+	out_tputs(out, out_c(out, C_CYAN));
+	out_tputs(out, rpc->m->service_name);
+	out_tputn(out, "/", 1);
+	out_tputs(out, rpc->m->name);
+	if (rpc->inferred)
+		out_tputn(out, "?", 1);
+	out_tputs(out, out_c(out, C_OFF));
 	size_t before = out->tlen;
 	out_tprintf(out, " ");
 	text_request(out, rpc);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "jw.h"
 #include "out.h"
@@ -385,6 +386,33 @@ static void test_tprintf(void)
 		snprintf(fmt, sizeof fmt, "%%%s%d%s", iter % 3 == 0 ? "-" : iter % 3 == 1 ? "0" : "",
 			 width, PRId64);
 		tcheck(&fails, fmt, v);
+	}
+	CHECK_EQ_INT(fails, 0);
+
+	/* the direct appends: integers at their boundaries, strings, "HH:MM:SS" */
+	static const int64_t is[] = {0, 9, 10, 99, 100, -1, -10, INT64_MAX, INT64_MIN};
+	char want[64];
+	for (size_t i = 0; i < sizeof is / sizeof is[0]; i++) {
+		tout.tlen = 0;
+		out_ti64(&tout, is[i]);
+		out_tputs(&tout, "|");
+		out_tu64(&tout, (uint64_t)is[i]);
+		out_tputn(&tout, "|x", 1);
+		snprintf(want, sizeof want, "%" PRId64 "|%" PRIu64 "|", is[i], (uint64_t)is[i]);
+		CHECK_EQ_STR(tout.tbuf, want);
+	}
+	setenv("TZ", "Australia/Adelaide", 1);
+	tzset();
+	fails = 0;
+	for (int i = 0; i < 3000; i++) {
+		/* seconds in and out of order, so both the kept and the new value are checked */
+		int64_t ts = (int64_t)(1700000000 + (int64_t)(rnd() % 200000) - (i % 7 == 0 ? 90000 : 0)) * 1000000;
+		time_t t = (time_t)(ts / 1000000);
+		struct tm tm;
+		localtime_r(&t, &tm);
+		strftime(want, sizeof want, "%H:%M:%S", &tm);
+		fails += strcmp(out_hms(&tout, ts), want) != 0;
+		fails += strcmp(out_hms(&tout, ts + 999999), want) != 0;
 	}
 	CHECK_EQ_INT(fails, 0);
 	out_free(&tout);
