@@ -43,6 +43,10 @@ struct k8s_key {
 enum k8s_key_kind k8s_key_parse(const uint8_t *key, size_t key_len, const uint8_t *range_end,
 				size_t range_end_len, const char *prefix, struct k8s_key *out);
 
+/* Parse results are memoized (a small table of recent keys); tests turn that off to
+ * compare. */
+void k8s_key_memo_enable(bool on);
+
 /* True when the group is not one of Kubernetes' built-in API groups (a custom resource). */
 bool k8s_group_is_custom(const char *group);
 

@@ -315,9 +315,10 @@ static enum k8s_key_kind k8s_parse_dir_range(struct k8s_span k, struct k8s_span 
 	return K8S_KEY_NONE;
 }
 
-/* Parses key (and range_end for a range) below prefix; see src/k8s.h. */
-enum k8s_key_kind k8s_key_parse(const uint8_t *key, size_t key_len, const uint8_t *range_end,
-				size_t range_end_len, const char *prefix, struct k8s_key *out)
+/* Parses key (and range_end for a range) below prefix, without the memo. */
+static enum k8s_key_kind k8s_key_parse_once(const uint8_t *key, size_t key_len,
+					    const uint8_t *range_end, size_t range_end_len,
+					    const char *prefix, struct k8s_key *out)
 {
 	memset(out, 0, sizeof *out);
 	if (!key)
@@ -351,4 +352,78 @@ enum k8s_key_kind k8s_key_parse(const uint8_t *key, size_t key_len, const uint8_
 		return out->kind = out->ns[0] ? K8S_KEY_NAMESPACE : K8S_KEY_RESOURCE;
 	}
 	return kk;
+}
+
+/* ---- memo ----
+ * Every record's key is parsed (meaning.c), and a capture repeats keys: the Txn that
+ * writes an object, the watch events that deliver it, the next write. Parsing is a pure
+ * function of (key, range_end, prefix), so the last results are kept in a small
+ * direct-mapped table (a parse was ~950 instructions, a fifth of `count`'s per-record
+ * work; a hit copies the struct). Keys longer than K8S_KEY_MEMO_BYTES are parsed each time. */
+#define K8S_KEY_MEMO 128
+#define K8S_KEY_MEMO_BYTES 200
+
+struct k8s_key_memo {
+	bool used;
+	const char *prefix;        /* compared as a pointer: another pointer is a miss */
+	uint32_t key_len, end_len; /* end_len 0: not a range */
+	enum k8s_key_kind kind;
+	struct k8s_key key;
+	uint8_t bytes[K8S_KEY_MEMO_BYTES]; /* key, then range_end */
+};
+
+static struct k8s_key_memo k8s_memo[K8S_KEY_MEMO];
+static bool k8s_memo_off;
+
+void k8s_key_memo_enable(bool on)
+{
+	k8s_memo_off = !on;
+}
+
+static uint64_t k8s_memo_hash(uint64_t h, const uint8_t *p, size_t n)
+{
+	const uint64_t m = 0x9e3779b97f4a7c15ull;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * m;
+		h ^= h >> 31;
+	}
+	uint64_t w = 0;
+	if (i < n)
+		memcpy(&w, p + i, n - i);
+	h = (h ^ w ^ n) * m;
+	return h ^ h >> 29;
+}
+
+/* Parses key (and range_end for a range) below prefix; see src/k8s.h. */
+enum k8s_key_kind k8s_key_parse(const uint8_t *key, size_t key_len, const uint8_t *range_end,
+				size_t range_end_len, const char *prefix, struct k8s_key *out)
+{
+	size_t end_len = range_end ? range_end_len : 0;
+	if (k8s_memo_off || !key || key_len + end_len > K8S_KEY_MEMO_BYTES)
+		return k8s_key_parse_once(key, key_len, range_end, range_end_len, prefix, out);
+	uint64_t h = k8s_memo_hash((uintptr_t)prefix, key, key_len);
+	if (end_len)
+		h = k8s_memo_hash(h, range_end, end_len);
+	struct k8s_key_memo *e = &k8s_memo[h % K8S_KEY_MEMO];
+	if (e->used && e->prefix == prefix && e->key_len == key_len && e->end_len == end_len &&
+	    memcmp(e->bytes, key, key_len) == 0 &&
+	    (!end_len || memcmp(e->bytes + key_len, range_end, end_len) == 0)) {
+		*out = e->key;
+		return e->kind;
+	}
+	enum k8s_key_kind kind =
+		k8s_key_parse_once(key, key_len, range_end, range_end_len, prefix, out);
+	e->used = true;
+	e->prefix = prefix;
+	e->key_len = (uint32_t)key_len;
+	e->end_len = (uint32_t)end_len;
+	memcpy(e->bytes, key, key_len);
+	if (end_len)
+		memcpy(e->bytes + key_len, range_end, end_len);
+	e->kind = kind;
+	e->key = *out;
+	return kind;
 }

@@ -655,7 +655,11 @@ static void test_keys(void)
 		{"foo", 0, NULL, 0, NULL, K8S_KEY_NONE, "", "", "", "", NULL},
 		{"/registry/", 0, NULL, 0, NULL, K8S_KEY_NONE, "", "", "", "", NULL},
 	};
+	/* pass 0 without the memo, 1 filling it, 2 from it (the last parse of each key) */
+	for (int pass = 0; pass < 3; pass++)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		if (i == 0 && pass < 2)
+			k8s_key_memo_enable(pass == 1);
 		const struct key_case *c = &cases[i];
 		struct k8s_key k;
 		size_t kl = c->key_len ? c->key_len : strlen(c->key);
@@ -675,6 +679,34 @@ static void test_keys(void)
 			unit_passed++;
 		}
 	}
+	/* many keys (more than the memo holds), in a pseudo-random order, against the parse
+	 * without the memo: every field equal */
+	uint32_t x = 12345;
+	int same = 0, total = 0;
+	for (int n = 0; n < 20000; n++) {
+		x = x * 1103515245u + 12345u;
+		unsigned id = (x >> 8) % 600;
+		char key[96], end[96];
+		static const char *const res[] = {"pods", "configmaps", "leases", "minions",
+						  "demo.io/widgets", "deployments"};
+		int kl = snprintf(key, sizeof key, "/registry/%s/ns%u/obj-%u", res[id % 6], id % 7, id);
+		int el = snprintf(end, sizeof end, "/registry/%s0", res[id % 6]);
+		/* the same key as a range or not, under one prefix or another */
+		bool range = (x >> 3) % 5 == 0;
+		const char *prefix = (x >> 5) % 3 == 0 ? "/kubernetes.io" : NULL;
+		struct k8s_key a, b;
+		k8s_key_memo_enable(false);
+		enum k8s_key_kind ka = k8s_key_parse((const uint8_t *)key, (size_t)kl,
+						     range ? (const uint8_t *)end : NULL,
+						     range ? (size_t)el : 0, prefix, &a);
+		k8s_key_memo_enable(true);
+		enum k8s_key_kind kb = k8s_key_parse((const uint8_t *)key, (size_t)kl,
+						     range ? (const uint8_t *)end : NULL,
+						     range ? (size_t)el : 0, prefix, &b);
+		same += ka == kb && memcmp(&a, &b, sizeof a) == 0;
+		total++;
+	}
+	CHECK_EQ_INT(same, total);
 	CHECK(!k8s_group_is_custom(""));
 	CHECK(!k8s_group_is_custom("apps"));
 	CHECK(!k8s_group_is_custom("apiextensions.k8s.io"));
