@@ -174,11 +174,6 @@ static void pbf_init(void)
 	types_ready = true;
 }
 
-bool pb_fast_covers(const ProtobufCMessageDescriptor *d)
-{
-	return type_of(d, PBF_N_TOP) != NULL;
-}
-
 /* ---- allocation, as protobuf-c's do_alloc / do_free ---- */
 
 static void *sys_alloc(void *data, size_t n) { return malloc(n); }

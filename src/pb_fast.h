@@ -5,7 +5,6 @@
 #ifndef EE_PB_FAST_H
 #define EE_PB_FAST_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,12 +17,11 @@ enum pb_fast_status {
 	PB_FAST_NOMEM = -3,    /* the allocator failed; protobuf-c would fail as well */
 };
 
-/* True when d is one of the top-level messages pb_fast_decode handles itself. */
-bool pb_fast_covers(const ProtobufCMessageDescriptor *d);
-
 /* Decodes the n bytes at p as a d into *out, allocated from alloc (NULL = malloc), to be
  * released like protobuf-c's result (arena reset, or protobuf_c_message_free_unpacked).
- * Bytes and strings are copied: the result does not borrow p.
+ * Bytes and strings are copied: the result does not borrow p. d must be the request or
+ * response of Range, Put, DeleteRange, Txn, Watch or LeaseKeepAlive; any other gives
+ * PB_FAST_FALLBACK.
  * The input is walked once before anything is allocated, so PB_FAST_FALLBACK and
  * PB_FAST_TOO_DEEP leave the allocator untouched. Txn nesting is counted as in etcd_methods.c
  * (TxnRequest 0 -> RequestOp 1 -> TxnRequest 2 ...; the same for responses): a level deeper
