@@ -291,28 +291,28 @@ static inline size_t u64_ndigits(uint64_t v)
 	return n + (v >= 10) + (v >= 100) + (v >= 1000);
 }
 
-/* Writes the nd decimal digits of v ending just before end (nd from u64_ndigits). */
-static inline void u64_put_digits(char *end, uint64_t v)
+/* Writes the decimal digits of v into b, ending just before b[end] (u64_ndigits of
+ * them). Indexes, not a pointer to the end: cppcheck's ctuPointerArith. */
+static inline void u64_put_digits(char *b, size_t end, uint64_t v)
 {
 	while (v >= 100) {
 		uint64_t q = v / 100;
 		end -= 2;
-		memcpy(end, DIGIT_PAIRS + 2 * (v - q * 100), 2);
+		memcpy(&b[end], DIGIT_PAIRS + 2 * (v - q * 100), 2);
 		v = q;
 	}
 	if (v >= 10) {
 		end -= 2;
-		memcpy(end, DIGIT_PAIRS + 2 * v, 2);
+		memcpy(&b[end], DIGIT_PAIRS + 2 * v, 2);
 	} else {
-		*--end = (char)('0' + v);
+		b[end - 1] = (char)('0' + v);
 	}
 }
 
 size_t jw_u64_dec(char b[24], uint64_t v)
 {
-	size_t nd = u64_ndigits(v);
-	u64_put_digits(b + 24, v);
-	return 24 - nd;
+	u64_put_digits(b, 24, v);
+	return 24 - u64_ndigits(v);
 }
 
 /* An integer straight into the line: `,` when needed, '-' when neg, the digits of mag;
@@ -328,8 +328,8 @@ static void jw_int(struct jw *w, bool neg, uint64_t mag)
 	d += w->need_comma;
 	*d = '-';
 	d += neg;
+	u64_put_digits(d, nd, mag);
 	d += nd;
-	u64_put_digits(d, mag);
 	*d = 0;
 	w->len = (size_t)(d - w->buf);
 	w->need_comma = true;
@@ -357,9 +357,8 @@ void jw_ts(struct jw *w, int64_t ts_us)
 	memcpy(b + i + 4, DIGIT_PAIRS + 2 * (us % 100), 2);
 	b[--i] = '.';
 	uint64_t mag = s < 0 ? (uint64_t)0 - (uint64_t)s : (uint64_t)s;
-	size_t nd = u64_ndigits(mag);
-	u64_put_digits(b + i, mag);
-	i -= nd;
+	u64_put_digits(b, i, mag);
+	i -= u64_ndigits(mag);
 	if (s < 0)
 		b[--i] = '-';
 	jw_sep(w);

@@ -72,11 +72,10 @@ bool out_tgrow(struct out *out, size_t n)
 	return true;
 }
 
-/* The general case: vsnprintf into the line. */
-static void out_tvprintf_libc(struct out *out, const char *fmt, va_list ap)
+/* The general case: vsnprintf into the line; ap2 holds the same arguments as ap, for a
+ * second pass when the piece is longer than the small buffer. */
+static void out_tvprintf_libc(struct out *out, const char *fmt, va_list ap, va_list ap2)
 {
-	va_list ap2;
-	va_copy(ap2, ap);
 	char small[256];
 	int n = vsnprintf(small, sizeof small, fmt, ap);
 	if (n >= 0 && out_tgrow(out, (size_t)n)) {
@@ -86,7 +85,6 @@ static void out_tvprintf_libc(struct out *out, const char *fmt, va_list ap)
 			vsnprintf(out->tbuf + out->tlen, (size_t)n + 1, fmt, ap2);
 		out->tlen += (size_t)n;
 	}
-	va_end(ap2);
 }
 
 /* Appends n bytes; false when out of memory. */
@@ -302,30 +300,51 @@ static enum tfmt_result out_tfmt(struct out *out, const char *fmt, va_list ap)
 	}
 }
 
+/* After out_tfmt did not finish: undo the part written (out of memory: the line keeps
+ * nothing, as the vsnprintf path did). */
+static void out_tundo(struct out *out, size_t start)
+{
+	out->tlen = start;
+	if (out->tbuf)
+		out->tbuf[start] = 0;
+}
+
 void out_tvprintf(struct out *out, const char *fmt, va_list ap)
 {
 	size_t start = out->tlen;
-	va_list ap2;
-	va_copy(ap2, ap);
+	va_list a1, a2;
+	va_copy(a1, ap);
+	va_copy(a2, ap);
 	enum tfmt_result r = out_tfmt(out, fmt, ap);
 	if (r != TFMT_DONE) {
-		/* undo the part written (out of memory: the line keeps nothing, as vsnprintf's
-		 * path did) */
-		out->tlen = start;
-		if (out->tbuf)
-			out->tbuf[start] = 0;
+		out_tundo(out, start);
 		if (r == TFMT_LIBC)
-			out_tvprintf_libc(out, fmt, ap2);
+			out_tvprintf_libc(out, fmt, a1, a2);
 	}
-	va_end(ap2);
+	va_end(a2);
+	va_end(a1);
 }
 
+/* out_tvprintf's steps with the arguments started anew for each pass (the clang
+ * analyzer does not follow va_copy of a va_list parameter into a callee). */
 void out_tprintf(struct out *out, const char *fmt, ...)
 {
+	size_t start = out->tlen;
 	va_list ap;
 	va_start(ap, fmt);
-	out_tvprintf(out, fmt, ap);
+	enum tfmt_result r = out_tfmt(out, fmt, ap);
 	va_end(ap);
+	if (r != TFMT_DONE) {
+		out_tundo(out, start);
+		if (r == TFMT_LIBC) {
+			va_list ap2;
+			va_start(ap, fmt);
+			va_start(ap2, fmt);
+			out_tvprintf_libc(out, fmt, ap, ap2);
+			va_end(ap2);
+			va_end(ap);
+		}
+	}
 }
 
 /* Keys are bytes: printable ASCII as is, the rest as \xNN (like etcdctl's hex escapes). */
