@@ -110,6 +110,20 @@ static void k8s_sparse_pair(struct k8s_sparse *c, const ProtobufCMessageDescript
 			    const uint8_t *a, size_t an, const uint8_t *b, size_t bn, int depth,
 			    enum k8s_level lv, json_t **oa, json_t **ob);
 
+/* The full walk of p[0..n) into *o: a new object, or added to the one given. */
+static void k8s_sparse_whole(struct k8s_sparse *c, const ProtobufCMessageDescriptor *d,
+			     const uint8_t *p, size_t n, int depth, json_t **o)
+{
+	json_t *m = k8s_pb_message(&c->w, d, p, n, depth, false);
+	if (!*o) {
+		*o = m;
+	} else if (!m || json_object_update(*o, m) != 0) {
+		c->w.nomem = true;
+	}
+	if (*o != m)
+		json_decref(m);
+}
+
 /* Decodes the fields [i, j) of the stack into obj, a message of type d, as the full walk
  * does (they parsed already: only running out of memory can fail). */
 static void k8s_full_run(struct k8s_sparse *c, const ProtobufCMessageDescriptor *d, json_t *obj,
@@ -342,7 +356,8 @@ static void k8s_sparse_run(struct k8s_sparse *c, const ProtobufCMessageDescripto
 }
 
 /* Walks a message of type d in both versions (a: old, absent when c->single) at depth
- * into new objects *oa and *ob. */
+ * into *oa and *ob: new objects, or the ones given (not NULL: the top, which holds
+ * apiVersion and kind already). */
 static void k8s_sparse_pair(struct k8s_sparse *c, const ProtobufCMessageDescriptor *d,
 			    const uint8_t *a, size_t an, const uint8_t *b, size_t bn, int depth,
 			    enum k8s_level lv, json_t **oa, json_t **ob)
@@ -356,20 +371,16 @@ static void k8s_sparse_pair(struct k8s_sparse *c, const ProtobufCMessageDescript
 	if ((!c->single && !k8s_scan(c, a, an, &fa)) || !k8s_scan(c, b, bn, &fb)) {
 		c->n = mark;
 		if (!c->single)
-			*oa = k8s_pb_message(&c->w, d, a, an, depth, false);
-		*ob = k8s_pb_message(&c->w, d, b, bn, depth, false);
+			k8s_sparse_whole(c, d, a, an, depth, oa);
+		k8s_sparse_whole(c, d, b, bn, depth, ob);
 		return;
 	}
 	if (c->single)
 		fa = fb; /* no old fields */
 	size_t ea = fb, eb = c->n;
-	if (!c->single) {
-		*oa = json_object();
-		if (!*oa)
-			c->w.nomem = true;
-	}
-	*ob = json_object();
-	if (!*ob)
+	if (!c->single && !*oa && !(*oa = json_object()))
+		c->w.nomem = true;
+	if (!*ob && !(*ob = json_object()))
 		c->w.nomem = true;
 	size_t ia = fa, ib = fb;
 	while ((ia < ea || ib < eb) && !c->w.nomem) {
@@ -403,13 +414,23 @@ static int k8s_sparse_fallback(const uint8_t *nv, size_t nn, const uint8_t *ov, 
 	return rc;
 }
 
-/* Makes *out from a walked object (stolen). */
-static int k8s_sparse_value(const char *av, const char *kind, json_t *obj, size_t size,
-			    bool redact, struct k8s_arena *a, struct k8s_value *out)
+/* The top object of a version: apiVersion and kind first, as in Kubernetes' JSON (and
+ * k8s_protobuf_value); the walk adds the object's fields after them. */
+static json_t *k8s_sparse_top(struct k8s_sparse *c, const char *av, const char *kind)
 {
-	int rc = k8s_protobuf_value(av, kind, obj, out);
-	if (rc != 0)
-		return rc;
+	json_t *top = json_object();
+	if (!top || json_object_set_new(top, "apiVersion", json_string(av)) != 0 ||
+	    json_object_set_new(top, "kind", json_string(kind)) != 0)
+		c->w.nomem = true;
+	return top;
+}
+
+/* Makes *out from a walked top object (stolen). */
+static int k8s_sparse_value(json_t *top, size_t size, bool redact, struct k8s_arena *a,
+			    struct k8s_value *out)
+{
+	out->enc = K8S_ENC_PROTOBUF;
+	out->obj = top;
 	if (redact)
 		k8s_redact_secrets(out->obj);
 	const char *s = json_string_value(json_object_get(out->obj, "apiVersion"));
@@ -442,17 +463,18 @@ int k8s_value_decode_sparse(const uint8_t *nv, size_t nn, const uint8_t *ov, siz
 	if (!a)
 		return EE_NOMEM;
 	struct k8s_sparse c = {.single = !has_old};
-	json_t *oa = NULL, *ob = NULL;
-	k8s_sparse_pair(&c, k8s_desc_of(avn, kn), ro, ron, rn, rnn, 0, K8S_LV_TOP, &oa, &ob);
+	json_t *oa = has_old ? k8s_sparse_top(&c, avo, ko) : NULL;
+	json_t *ob = k8s_sparse_top(&c, avn, kn);
+	if (!c.w.nomem)
+		k8s_sparse_pair(&c, k8s_desc_of(avn, kn), ro, ron, rn, rnn, 0, K8S_LV_TOP, &oa, &ob);
 	free(c.occ);
 	int rc = c.w.nomem || !ob || (has_old && !oa) ? EE_NOMEM : 0;
 	if (rc == 0)
-		rc = k8s_sparse_value(avn, kn, ob, nn, redact, a, new_out);
+		rc = k8s_sparse_value(ob, nn, redact, a, new_out);
 	else
 		json_decref(ob);
-	ob = NULL;
 	if (rc == 0 && has_old)
-		rc = k8s_sparse_value(avo, ko, oa, on, redact, a, old_out);
+		rc = k8s_sparse_value(oa, on, redact, a, old_out);
 	else
 		json_decref(oa);
 	k8s_arena_end();
