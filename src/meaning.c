@@ -138,9 +138,9 @@ static void explain_pair(const struct meaning_ctx *ctx, const struct k8s_value *
  * decoded sparsely (k8s_value_decode_sparse): only the fields whose encodings differ, and
  * those the printers and the writer read. With a cache, each (new, previous) pair is
  * explained once, however many records (the write, then one event per watcher) carry it. */
-static void explain_put(const struct meaning_ctx *ctx, struct meaning *m, const char *ep,
-			size_t ep_len, const uint8_t *key, size_t key_len, const uint8_t *val,
-			size_t val_len, int64_t mod_rev, int64_t create_rev,
+static void explain_put(const struct meaning_ctx *ctx, struct meaning *m,
+			const struct etcd_record *r, const uint8_t *key, size_t key_len,
+			const uint8_t *val, size_t val_len, int64_t mod_rev, int64_t create_rev,
 			const Mvccpb__KeyValue *prev)
 {
 	if (ctx->keys_only)
@@ -163,6 +163,9 @@ static void explain_put(const struct meaning_ctx *ctx, struct meaning *m, const 
 	struct objcache_key kn, ko;
 	const struct objcache_key *new_k = NULL, *old_k = NULL;
 	if (ctx->cache) {
+		const char *ep;
+		size_t ep_len;
+		record_endpoint(r, &ep, &ep_len);
 		objcache_key_init(&kn, ep, ep_len, key, key_len, mod_rev, val, val_len);
 		new_k = &kn;
 		if (pval) {
@@ -199,9 +202,6 @@ static void explain_put(const struct meaning_ctx *ctx, struct meaning *m, const 
 void meaning_build(const struct meaning_ctx *ctx, const struct etcd_record *r, struct meaning *m)
 {
 	memset(m, 0, sizeof *m);
-	const char *ep;
-	size_t ep_len;
-	record_endpoint(r, &ep, &ep_len);
 	switch (r->c.kind) {
 	case REC_RPC: {
 		const struct rec_rpc *rpc = &r->u.rpc;
@@ -239,16 +239,20 @@ void meaning_build(const struct meaning_ctx *ctx, const struct etcd_record *r, s
 			    w->txn->compare[0]->target_union_case == ETCDSERVERPB__COMPARE__TARGET_UNION_MOD_REVISION &&
 			    w->txn->compare[0]->mod_revision == 0)
 				create = w->revision; /* the API server's create: mod_revision(key) == 0 */
-			explain_put(ctx, m, ep, ep_len, w->key, w->key_len, w->value, w->value_len,
+			explain_put(ctx, m, r, w->key, w->key_len, w->value, w->value_len,
 				    w->revision, create, w->prev);
 		} else if (w->op == REC_OP_DELETE) {
 			m->change = "delete";
 			if (w->prev && w->prev->value.len && !ctx->keys_only) {
 				struct objcache_key ko;
-				if (ctx->cache)
+				if (ctx->cache) {
+					const char *ep;
+					size_t ep_len;
+					record_endpoint(r, &ep, &ep_len);
 					objcache_key_init(&ko, ep, ep_len, w->key, w->key_len,
 							  w->prev->mod_revision, w->prev->value.data,
 							  w->prev->value.len);
+				}
 				value_of(ctx, ctx->cache ? &ko : NULL, w->prev->value.data,
 					 w->prev->value.len, &m->prev);
 				m->has_prev = true;
@@ -263,7 +267,7 @@ void meaning_build(const struct meaning_ctx *ctx, const struct etcd_record *r, s
 		if (key_is_special(m, "compact_rev_key"))
 			m->housekeeping = "compaction";
 		if (e->type == REC_OP_PUT && !m->housekeeping)
-			explain_put(ctx, m, ep, ep_len, kv->key.data, kv->key.len, kv->value.data,
+			explain_put(ctx, m, r, kv->key.data, kv->key.len, kv->value.data,
 				    kv->value.len, kv->mod_revision, kv->create_revision, e->prev_kv);
 		else if (e->type == REC_OP_DELETE)
 			m->change = "delete";
