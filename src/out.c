@@ -385,18 +385,18 @@ void out_trange(struct out *out, const uint8_t *key, size_t klen, const uint8_t 
 	if (!key)
 		key = (const uint8_t *)"";
 	if (elen == 1 && end[0] == 0 && klen == 1 && key[0] == 0) {
-		out_tprintf(out, "(all keys)");
+		out_tlit(out, "(all keys)");
 		return;
 	}
 	out_tbytes(out, key, klen);
 	if (!elen)
 		return;
 	if (elen == 1 && end[0] == 0)
-		out_tprintf(out, "..");
+		out_tlit(out, "..");
 	else if (is_prefix_end(key, klen, end, elen))
-		out_tprintf(out, "*");
+		out_tlit(out, "*");
 	else {
-		out_tprintf(out, "..");
+		out_tlit(out, "..");
 		out_tbytes(out, end, elen);
 	}
 }

@@ -54,6 +54,8 @@ static inline void out_tputn(struct out *out, const char *s, size_t n)
 	out->tbuf[out->tlen] = 0;
 }
 static inline void out_tputs(struct out *out, const char *s) { out_tputn(out, s, strlen(s)); }
+/* A string literal, its length known at compile time ("" lit: literals only). */
+#define out_tlit(out, lit) out_tputn((out), "" lit, sizeof(lit) - 1)
 void out_tu64(struct out *out, uint64_t v);   /* "%" PRIu64 */
 void out_ti64(struct out *out, int64_t v);    /* "%" PRId64 */
 /* "HH:MM:SS" of the second ts / 10^6 in local time, kept until the second changes. */

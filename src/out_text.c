@@ -51,9 +51,14 @@ static void text_ts(struct out *out, ee_ts ts)
  * the exact quotient, so %.3f prints exactly its integer and remainder parts. */
 static void text_ms(struct out *out, int64_t us)
 {
-	if (us >= 0 && us < 1000000000000LL)
-		out_tprintf(out, " %" PRId64 ".%03dms", us / 1000, (int)(us % 1000));
-	else
+	if (us >= 0 && us < 1000000000000LL) {
+		int ms3 = (int)(us % 1000);
+		char b[6] = {'.', (char)('0' + ms3 / 100), (char)('0' + ms3 / 10 % 10),
+			     (char)('0' + ms3 % 10), 'm', 's'};
+		out_tlit(out, " ");
+		out_ti64(out, us / 1000);
+		out_tputn(out, b, 6);
+	} else
 		out_tprintf(out, " %.3fms", (double)us / 1000.0);
 }
 
@@ -67,21 +72,31 @@ static void text_range(struct out *out, ProtobufCBinaryData key, ProtobufCBinary
 	out_trange(out, key.data, key.len, end.data, end.len);
 }
 
+/* " (N B)": the size of a value. */
+static void text_size(struct out *out, size_t n)
+{
+	out_tlit(out, " (");
+	out_tu64(out, n);
+	out_tlit(out, " B)");
+}
+
 static const char *const CMP_T[] = {"version", "create", "mod", "value", "lease"};
 static const char *const CMP_R[] = {"==", ">", "<", "!="};
 
 static void text_compare(struct out *out, const Etcdserverpb__Compare *c)
 {
-	out_tprintf(out, "%s(", (unsigned)c->target < 5 ? CMP_T[c->target] : "?");
+	out_tputs(out, (unsigned)c->target < 5 ? CMP_T[c->target] : "?");
+	out_tlit(out, "(");
 	text_range(out, c->key, c->range_end);
-	out_tprintf(out, ")%s", (unsigned)c->result < 4 ? CMP_R[c->result] : "?");
+	out_tlit(out, ")");
+	out_tputs(out, (unsigned)c->result < 4 ? CMP_R[c->result] : "?");
 	switch (c->target_union_case) {
-	case ETCDSERVERPB__COMPARE__TARGET_UNION_VERSION: out_tprintf(out, "%" PRId64, c->version); break;
-	case ETCDSERVERPB__COMPARE__TARGET_UNION_CREATE_REVISION: out_tprintf(out, "%" PRId64, c->create_revision); break;
-	case ETCDSERVERPB__COMPARE__TARGET_UNION_MOD_REVISION: out_tprintf(out, "%" PRId64, c->mod_revision); break;
-	case ETCDSERVERPB__COMPARE__TARGET_UNION_LEASE: out_tprintf(out, "%" PRId64, c->lease); break;
+	case ETCDSERVERPB__COMPARE__TARGET_UNION_VERSION: out_ti64(out, c->version); break;
+	case ETCDSERVERPB__COMPARE__TARGET_UNION_CREATE_REVISION: out_ti64(out, c->create_revision); break;
+	case ETCDSERVERPB__COMPARE__TARGET_UNION_MOD_REVISION: out_ti64(out, c->mod_revision); break;
+	case ETCDSERVERPB__COMPARE__TARGET_UNION_LEASE: out_ti64(out, c->lease); break;
 	case ETCDSERVERPB__COMPARE__TARGET_UNION_VALUE: out_tprintf(out, "<%zu bytes>", c->value.len); break;
-	default: out_tprintf(out, "0"); break;
+	default: out_tlit(out, "0"); break;
 	}
 }
 
@@ -95,41 +110,41 @@ static bool bin_eq(ProtobufCBinaryData a, ProtobufCBinaryData b)
 static void text_ops(struct out *out, Etcdserverpb__RequestOp **ops, size_t n, const ProtobufCBinaryData *same)
 {
 	if (!n) {
-		out_tprintf(out, "nothing");
+		out_tlit(out, "nothing");
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
 		const Etcdserverpb__RequestOp *op = ops[i];
 		if (i)
-			out_tprintf(out, ", ");
+			out_tlit(out, ", ");
 		switch (op->request_case) {
 		case ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_RANGE:
-			out_tprintf(out, "get");
+			out_tlit(out, "get");
 			if (!same || !bin_eq(*same, op->request_range->key) || op->request_range->range_end.len) {
-				out_tprintf(out, " ");
+				out_tlit(out, " ");
 				text_range(out, op->request_range->key, op->request_range->range_end);
 			}
 			break;
 		case ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_PUT:
-			out_tprintf(out, "put");
+			out_tlit(out, "put");
 			if (!same || !bin_eq(*same, op->request_put->key)) {
-				out_tprintf(out, " ");
+				out_tlit(out, " ");
 				text_bin(out, op->request_put->key);
 			}
-			out_tprintf(out, " (%zu B)", op->request_put->value.len);
+			text_size(out, op->request_put->value.len);
 			break;
 		case ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_DELETE_RANGE:
-			out_tprintf(out, "del");
+			out_tlit(out, "del");
 			if (!same || !bin_eq(*same, op->request_delete_range->key) || op->request_delete_range->range_end.len) {
-				out_tprintf(out, " ");
+				out_tlit(out, " ");
 				text_range(out, op->request_delete_range->key, op->request_delete_range->range_end);
 			}
 			break;
 		case ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_TXN:
-			out_tprintf(out, "txn{...}");
+			out_tlit(out, "txn{...}");
 			break;
 		default:
-			out_tprintf(out, "?");
+			out_tlit(out, "?");
 		}
 	}
 }
@@ -140,7 +155,7 @@ static void text_request(struct out *out, const struct rec_rpc *rpc)
 	const void *rq = rpc->req;
 	if (!rq) {
 		if (rpc->m->method != EM_UNKNOWN)
-			out_tprintf(out, "(request not captured)");
+			out_tlit(out, "(request not captured)");
 		return;
 	}
 	switch (rpc->m->method) {
@@ -149,15 +164,15 @@ static void text_request(struct out *out, const struct rec_rpc *rpc)
 		text_range(out, q->key, q->range_end);
 		if (q->limit) out_tprintf(out, " limit=%" PRId64, q->limit);
 		if (q->revision) out_tprintf(out, " rev=%" PRId64, q->revision);
-		if (q->keys_only) out_tprintf(out, " keys-only");
-		if (q->count_only) out_tprintf(out, " count-only");
-		if (q->serializable) out_tprintf(out, " serializable");
+		if (q->keys_only) out_tlit(out, " keys-only");
+		if (q->count_only) out_tlit(out, " count-only");
+		if (q->serializable) out_tlit(out, " serializable");
 		break;
 	}
 	case EM_PUT: {
 		const Etcdserverpb__PutRequest *q = rq;
 		text_bin(out, q->key);
-		out_tprintf(out, " (%zu B)", q->value.len);
+		text_size(out, q->value.len);
 		if (q->lease) out_tprintf(out, " lease=%" PRIx64, (uint64_t)q->lease);
 		break;
 	}
@@ -168,16 +183,16 @@ static void text_request(struct out *out, const struct rec_rpc *rpc)
 	}
 	case EM_TXN: {
 		const Etcdserverpb__TxnRequest *q = rq;
-		out_tprintf(out, "if ");
+		out_tlit(out, "if ");
 		for (size_t i = 0; i < q->n_compare; i++) {
-			if (i) out_tprintf(out, " && ");
+			if (i) out_tlit(out, " && ");
 			text_compare(out, q->compare[i]);
 		}
-		if (!q->n_compare) out_tprintf(out, "true");
+		if (!q->n_compare) out_tlit(out, "true");
 		const ProtobufCBinaryData *same = q->n_compare ? &q->compare[0]->key : NULL;
-		out_tprintf(out, " then ");
+		out_tlit(out, " then ");
 		text_ops(out, q->success, q->n_success, same);
-		out_tprintf(out, " else ");
+		out_tlit(out, " else ");
 		text_ops(out, q->failure, q->n_failure, same);
 		break;
 	}
@@ -214,14 +229,21 @@ static void text_members(struct out *out, Etcdserverpb__Member **ms, size_t n)
 static void text_response(struct out *out, const struct rec_rpc *rpc)
 {
 	const void *rs = rpc->resp;
-	if (rpc->hdr.present && rpc->hdr.revision) /* Cluster RPCs carry no revision */
-		out_tprintf(out, " rev=%" PRId64, rpc->hdr.revision);
+	if (rpc->hdr.present && rpc->hdr.revision) { /* Cluster RPCs carry no revision */
+		out_tlit(out, " rev=");
+		out_ti64(out, rpc->hdr.revision);
+	}
 	if (!rs)
 		return;
 	switch (rpc->m->method) {
 	case EM_RANGE: {
 		const Etcdserverpb__RangeResponse *p = rs;
-		out_tprintf(out, " count=%" PRId64 " kvs=%zu%s", p->count, p->n_kvs, p->more ? " more" : "");
+		out_tlit(out, " count=");
+		out_ti64(out, p->count);
+		out_tlit(out, " kvs=");
+		out_tu64(out, p->n_kvs);
+		if (p->more)
+			out_tlit(out, " more");
 		break;
 	}
 	case EM_DELETE_RANGE: {
@@ -231,7 +253,10 @@ static void text_response(struct out *out, const struct rec_rpc *rpc)
 	}
 	case EM_TXN: {
 		const Etcdserverpb__TxnResponse *p = rs;
-		out_tprintf(out, " %s", p->succeeded ? "succeeded" : "failed (else branch)");
+		if (p->succeeded)
+			out_tlit(out, " succeeded");
+		else
+			out_tlit(out, " failed (else branch)");
 		break;
 	}
 	case EM_LEASE_GRANT: {
@@ -331,10 +356,13 @@ static void text_meaning(struct out *out, const struct meaning *m)
 		if (m->writer.subresource && *m->writer.subresource)
 			out_tprintf(out, " %s", m->writer.subresource);
 	}
-	if (m->change)
-		out_tprintf(out, " (%s)", m->change);
+	if (m->change) {
+		out_tlit(out, " (");
+		out_tputs(out, m->change);
+		out_tlit(out, ")");
+	}
 	if (m->diff && json_array_size(m->diff)) {
-		out_tprintf(out, ":");
+		out_tlit(out, ":");
 		size_t i;
 		json_t *d;
 		json_array_foreach(m->diff, i, d) {
@@ -346,7 +374,16 @@ static void text_meaning(struct out *out, const struct meaning *m)
 			json_t *o = json_object_get(d, "old"), *n = json_object_get(d, "new");
 			const char *os = o ? text_preview(&preview_old, o) : NULL;
 			const char *ns = n ? text_preview(&preview_new, n) : NULL;
-			if (o && n)
+			if (o && n && os && ns) { /* "; PATH: OLD -> NEW" */
+				if (i)
+					out_tlit(out, ";");
+				out_tlit(out, " ");
+				out_tputs(out, path ? path : "?");
+				out_tlit(out, ": ");
+				out_tputs(out, os);
+				out_tlit(out, " -> ");
+				out_tputs(out, ns);
+			} else if (o && n)
 				out_tprintf(out, "%s %s: %s -> %s", i ? ";" : "", path ? path : "?", os, ns);
 			else if (n)
 				out_tprintf(out, "%s %s: + %s", i ? ";" : "", path ? path : "?", ns);
@@ -367,7 +404,7 @@ static void text_rpc(struct out *out, const struct etcd_record *r, const struct 
 		out_tputn(out, "?", 1);
 	out_tputs(out, out_c(out, C_OFF));
 	size_t before = out->tlen;
-	out_tprintf(out, " ");
+	out_tlit(out, " ");
 	text_request(out, rpc);
 	if (out->tlen == before + 1)
 		out->tlen = before; /* nothing to say about the request */
@@ -377,10 +414,13 @@ static void text_rpc(struct out *out, const struct etcd_record *r, const struct 
 		if (rpc->status_message && *rpc->status_message)
 			out_tprintf(out, " \"%s\"", rpc->status_message);
 	} else if (rpc->status == 0 || rpc->resp) {
-		out_tprintf(out, " -> %sOK%s", out_c(out, C_GREEN), out_c(out, C_OFF));
+		out_tlit(out, " -> ");
+		out_tputs(out, out_c(out, C_GREEN));
+		out_tlit(out, "OK");
+		out_tputs(out, out_c(out, C_OFF));
 		text_response(out, rpc);
 	} else {
-		out_tprintf(out, " -> (no response captured)");
+		out_tlit(out, " -> (no response captured)");
 	}
 	if (rpc->latency_us >= 0)
 		text_ms(out, rpc->latency_us);
@@ -392,15 +432,15 @@ static void text_rpc(struct out *out, const struct etcd_record *r, const struct 
 static void text_watch_range(struct out *out, const struct rec_watch_range *rg)
 {
 	if (!rg || !rg->known) {
-		out_tprintf(out, " (range unknown: created before the capture)");
+		out_tlit(out, " (range unknown: created before the capture)");
 		return;
 	}
-	out_tprintf(out, " ");
+	out_tlit(out, " ");
 	ProtobufCBinaryData k = {rg->key_len, (uint8_t *)rg->key};
 	ProtobufCBinaryData e = {rg->range_end_len, (uint8_t *)rg->range_end};
 	text_range(out, k, e);
 	if (rg->guessed)
-		out_tprintf(out, " (guessed from events)");
+		out_tlit(out, " (guessed from events)");
 }
 
 void out_text_record(struct out *out, const struct etcd_record *r, const struct meaning *m)
@@ -412,14 +452,20 @@ void out_text_record(struct out *out, const struct etcd_record *r, const struct 
 		break;
 	case REC_WRITE: {
 		const struct rec_write *w = &r->u.write;
-		out_tprintf(out, "%swrite %s%s ", out_c(out, C_YELLOW), out_op_name(w->op), out_c(out, C_OFF));
+		out_tputs(out, out_c(out, C_YELLOW));
+		out_tlit(out, "write ");
+		out_tputs(out, out_op_name(w->op));
+		out_tputs(out, out_c(out, C_OFF));
+		out_tlit(out, " ");
 		out_trange(out, w->key, w->key_len, w->range_end, w->range_end_len);
 		if (w->range_end_len)
 			out_tprintf(out, " deleted=%" PRId64, w->deleted);
-		out_tprintf(out, " rev=%" PRId64, w->revision);
+		out_tlit(out, " rev=");
+		out_ti64(out, w->revision);
 		if (w->op == REC_OP_PUT)
-			out_tprintf(out, " (%zu B)", w->value_len);
-		out_tprintf(out, " via %s", etcd_method_info(w->method)->name);
+			text_size(out, w->value_len);
+		out_tlit(out, " via ");
+		out_tputs(out, etcd_method_info(w->method)->name);
 		text_meaning(out, m);
 		break;
 	}
@@ -433,9 +479,9 @@ void out_text_record(struct out *out, const struct etcd_record *r, const struct 
 			if (w->range.start_revision)
 				out_tprintf(out, " start=%" PRId64, w->range.start_revision);
 			if (w->range.prev_kv)
-				out_tprintf(out, " prev_kv");
+				out_tlit(out, " prev_kv");
 			if (w->range.progress_notify)
-				out_tprintf(out, " progress_notify");
+				out_tlit(out, " progress_notify");
 		}
 		if (w->event == RW_CANCELED) {
 			if (w->compact_revision)
@@ -452,16 +498,29 @@ void out_text_record(struct out *out, const struct etcd_record *r, const struct 
 	}
 	case REC_WATCH_EVENT: {
 		const struct rec_watch_event_rec *e = &r->u.ev;
-		out_tprintf(out, "%sWatch/event%s id=%" PRId64 " %s ", out_c(out, C_CYAN), out_c(out, C_OFF),
-			    e->watch_id, e->type == REC_OP_DELETE ? "DELETE" : "PUT");
+		out_tputs(out, out_c(out, C_CYAN));
+		out_tlit(out, "Watch/event");
+		out_tputs(out, out_c(out, C_OFF));
+		out_tlit(out, " id=");
+		out_ti64(out, e->watch_id);
+		if (e->type == REC_OP_DELETE)
+			out_tlit(out, " DELETE ");
+		else
+			out_tlit(out, " PUT ");
 		text_bin(out, e->kv->key);
-		out_tprintf(out, " mod=%" PRId64, e->kv->mod_revision);
-		if (e->type == REC_OP_PUT)
-			out_tprintf(out, " ver=%" PRId64 " (%zu B)", e->kv->version, e->kv->value.len);
-		if (e->prev_kv)
-			out_tprintf(out, " prev=%" PRId64, e->prev_kv->mod_revision);
+		out_tlit(out, " mod=");
+		out_ti64(out, e->kv->mod_revision);
+		if (e->type == REC_OP_PUT) {
+			out_tlit(out, " ver=");
+			out_ti64(out, e->kv->version);
+			text_size(out, e->kv->value.len);
+		}
+		if (e->prev_kv) {
+			out_tlit(out, " prev=");
+			out_ti64(out, e->prev_kv->mod_revision);
+		}
 		if (e->fragment)
-			out_tprintf(out, " fragment");
+			out_tlit(out, " fragment");
 		text_meaning(out, m);
 		break;
 	}
