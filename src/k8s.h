@@ -96,6 +96,12 @@ int k8s_value_decode_sparse(const uint8_t *nv, size_t nn, const uint8_t *ov, siz
 			    bool has_old, bool redact, struct k8s_value *new_out,
 			    struct k8s_value *old_out);
 
+/* Between these two calls, new jansson nodes are carved from v's arena (when it has one):
+ * for a tree that lives no longer than v, such as the diff of v over its previous version
+ * (no malloc per node, no free walk). Not nested; v's own tree is not modified. */
+void k8s_value_arena_begin(const struct k8s_value *v);
+void k8s_value_arena_end(void);
+
 /* Another reference to v's tree in *out (a copy of the struct; arena or jansson refcount
  * taken): both are freed with k8s_value_free, in any order. */
 void k8s_value_ref(const struct k8s_value *v, struct k8s_value *out);

@@ -287,6 +287,17 @@ void k8s_arena_end(void)
 	k8s_arena_active = NULL;
 }
 
+/* See k8s.h. */
+void k8s_value_arena_begin(const struct k8s_value *v)
+{
+	k8s_arena_active = v ? v->arena : NULL;
+}
+
+void k8s_value_arena_end(void)
+{
+	k8s_arena_active = NULL;
+}
+
 void k8s_arena_take(struct k8s_arena *a, struct k8s_value *v)
 {
 	a->refs++;

@@ -119,6 +119,8 @@ static void explain_pair(const struct meaning_ctx *ctx, const struct k8s_value *
 {
 	memset(p, 0, sizeof *p);
 	const json_t *old_obj = old_v ? old_v->obj : NULL;
+	/* the diff lives as long as the new value (cache entry, record): in its arena */
+	k8s_value_arena_begin(new_v);
 	if (!created && old_obj) {
 		unsigned flags = ctx->o->show_noise ? K8S_DIFF_NOISE : 0;
 		p->diff = k8s_diff(old_obj, new_v->obj, flags);
@@ -132,6 +134,7 @@ static void explain_pair(const struct meaning_ctx *ctx, const struct k8s_value *
 		if (created)
 			p->change = "create";
 	}
+	k8s_value_arena_end();
 }
 
 /* new value known: find the previous one, the writer, the diff. The two versions are
@@ -291,11 +294,12 @@ void meaning_build(const struct meaning_ctx *ctx, const struct etcd_record *r, s
 
 void meaning_clear(struct meaning *m)
 {
+	/* the diff first: its nodes may live in the value's arena */
+	if (m->diff)
+		json_decref(m->diff);
 	if (m->has_value)
 		k8s_value_free(&m->val);
 	if (m->has_prev)
 		k8s_value_free(&m->prev);
-	if (m->diff)
-		json_decref(m->diff);
 	memset(m, 0, sizeof *m);
 }
