@@ -30,6 +30,17 @@
 #define HPACK_ENTRY_OVERHEAD 32u
 #define HPACK_STATIC_LEN 61
 
+/* Replay cache. gRPC repeats itself: after the first RPCs on a connection, response
+ * HEADERS (":status 200", content-type), trailers ("grpc-status 0") and a client's request
+ * HEADERS for one method are byte-identical blocks of indexed fields. Four entries hold a
+ * server's headers and trailers and a client's few methods; blocks, fields and decoded bytes
+ * are bounded so an entry stays small (entries are allocated when first used, and thousands
+ * of connections hold two decoders each). */
+#define HPACK_CACHE_ENTRIES 4
+#define HPACK_CACHE_BLOCK 256   /* largest block kept, in octets */
+#define HPACK_CACHE_FIELDS 32   /* most fields in a kept block */
+#define HPACK_CACHE_DATA 1024   /* most decoded name and value octets in a kept block */
+
 /* RFC 7541 Appendix A. */
 static const struct {
 	const char *name, *value;
@@ -71,9 +82,47 @@ struct hp_learned {
 	size_t value_len;
 };
 
+/* One decoded field of a cached block: offsets into the entry's data. */
+struct hp_cfield {
+	uint64_t unknown_id;
+	uint32_t flags;
+	uint16_t name_off, name_len, value_off, value_len;
+	uint16_t end;               /* offset in the block just past this field's representation */
+};
+
+/* A cached block: header, nfields hp_cfield, the block's octets, then names and values, in
+ * one allocation of cap octets. Valid while gen equals the decoder's. */
+struct hp_centry {
+	uint64_t gen;
+	uint64_t stamp;             /* last use, for LRU replacement */
+	uint32_t cap;
+	uint16_t blk_len, nfields;
+	uint32_t data_len;
+	struct hp_cfield f[];
+};
+
+/* Fields recorded while a cacheable block is decoded (on the stack of hpack_decode_block). */
+struct hp_rec {
+	uint16_t ends[HPACK_CACHE_FIELDS];  /* from the scan */
+	struct hp_cfield f[HPACK_CACHE_FIELDS];
+	size_t nf, dlen;
+	bool over;                  /* more fields or octets than an entry keeps */
+	uint8_t data[HPACK_CACHE_DATA];
+};
+
 struct hpack_decoder {
 	bool exact;
 	int err;                    /* sticky: 0 or the EE_* code of the first failure */
+	bool cache_on;
+	bool busy;                  /* inside hpack_decode_block: nested calls bypass the cache */
+	bool replaying;             /* emitting cached fields (exact mode: nghttp2 mid-block) */
+	/* Counts everything that may have changed the dynamic table or what its entries
+	 * decode to: blocks with a table-changing representation (or any we could not scan),
+	 * learn() and set_max_table(). A cache entry is good only for the gen it was made in. */
+	uint64_t gen;
+	uint64_t stamp, cache_hits;
+	struct hp_centry *cache[HPACK_CACHE_ENTRIES];
+	struct hp_rec *rec;         /* recording the block being decoded, or NULL */
 	nghttp2_hd_inflater *inf;   /* exact mode */
 
 	/* Partial mode: the known part of the dynamic table, a ring, oldest at start. */
@@ -112,6 +161,7 @@ struct hpack_decoder *hpack_decoder_new(bool exact)
 	if (!d)
 		return NULL;
 	d->exact = exact;
+	d->cache_on = true;
 	d->max_bound = HPACK_DEFAULT_TABLE;
 	d->cur_max = HPACK_DEFAULT_TABLE;
 	d->precap_limit = UINT64_MAX;
@@ -136,8 +186,16 @@ void hpack_decoder_free(struct hpack_decoder *d)
 		free(d->learned[i].name);
 	free(d->scratch[0]);
 	free(d->scratch[1]);
+	for (size_t i = 0; i < HPACK_CACHE_ENTRIES; i++)
+		free(d->cache[i]);
 	free(d);
 }
+
+/* Test switch: with the cache off every block is decoded. Entries are kept (a replay may be
+ * running) but never used while off. */
+void hpack_decoder_set_cache(struct hpack_decoder *d, bool on) { d->cache_on = on; }
+
+uint64_t hpack_decoder_cache_hits(const struct hpack_decoder *d) { return d->cache_hits; }
 
 bool hpack_decoder_failed(const struct hpack_decoder *d) { return d->err != 0; }
 
@@ -380,10 +438,35 @@ static int hp_string(struct hpack_decoder *d, struct rd *r, int k, const uint8_t
 	return 0;
 }
 
-/* Emits one field and counts it. */
+/* Copies one emitted field into the recording of a cacheable block, or marks it over. */
+static void hp_rec_field(struct hp_rec *rec, const struct hpack_field *f)
+{
+	if (rec->over || rec->nf == HPACK_CACHE_FIELDS ||
+	    f->name_len + f->value_len > HPACK_CACHE_DATA - rec->dlen) {
+		rec->over = true;
+		return;
+	}
+	struct hp_cfield *c = &rec->f[rec->nf++];
+	c->unknown_id = f->unknown_id;
+	c->flags = f->flags;
+	c->name_off = (uint16_t)rec->dlen;
+	c->name_len = (uint16_t)f->name_len;
+	if (f->name_len)
+		memcpy(rec->data + rec->dlen, f->name, f->name_len);
+	rec->dlen += f->name_len;
+	c->value_off = (uint16_t)rec->dlen;
+	c->value_len = (uint16_t)f->value_len;
+	if (f->value_len)
+		memcpy(rec->data + rec->dlen, f->value, f->value_len);
+	rec->dlen += f->value_len;
+}
+
+/* Emits one field and counts it (and records it when a cacheable block is decoded). */
 static void hp_emit(struct hpack_decoder *d, hpack_emit_fn emit, void *ctx,
 		    const struct hpack_field *f)
 {
+	if (d->rec)
+		hp_rec_field(d->rec, f);
 	d->st.fields++;
 	if (f->flags & (HPACK_F_UNKNOWN_NAME | HPACK_F_UNKNOWN_VALUE))
 		d->st.unknown_fields++;
@@ -471,13 +554,14 @@ static int hp_literal(struct hpack_decoder *d, struct rd *r, uint8_t b, uint32_t
 	return 0;
 }
 
-/* Our own decoder for one block: a sequence of field representations (RFC 7541 6). */
-static int hp_decode_partial(struct hpack_decoder *d, const uint8_t *blk, size_t len,
-			     hpack_emit_fn emit, void *ctx)
+/* Our own decoder for one block: a sequence of field representations (RFC 7541 6). Starts
+ * at octet off, after nfields fields (a replay that must decode the rest of its block). */
+static int hp_decode_partial(struct hpack_decoder *d, const uint8_t *blk, size_t len, size_t off,
+			     int nfields, hpack_emit_fn emit, void *ctx)
 {
 	struct rd r;
-	int nfields = 0, rc = 0;
-	rd_init(&r, blk, len);
+	int rc = 0;
+	rd_init(&r, blk + off, len - off);
 	while (rd_left(&r) > 0) {
 		uint8_t b = rd_u8(&r);
 		if (b & 0x80) {
@@ -549,6 +633,147 @@ static int hp_decode_exact(struct hpack_decoder *d, const uint8_t *blk, size_t l
 	}
 }
 
+/* Decodes a block in the decoder's mode; an error fails the decoder. */
+static int hp_decode_any(struct hpack_decoder *d, const uint8_t *blk, size_t len,
+			 hpack_emit_fn emit, void *ctx)
+{
+	int rc = d->exact ? hp_decode_exact(d, blk, len, emit, ctx)
+			  : hp_decode_partial(d, blk, len, 0, 0, emit, ctx);
+	return rc < 0 ? hp_fail(d, rc) : rc;
+}
+
+/* ---- replay cache ---- */
+
+/* Skips a string literal (RFC 7541 5.2) without decoding it. */
+static int hp_skip_string(struct rd *r)
+{
+	uint8_t b = rd_u8(r);
+	uint32_t len;
+	if (r->err || hp_int(r, b & 0x7f, 0x7f, &len) != 0 || len > HPACK_MAX_FIELD)
+		return -1;
+	return rd_bytes(r, len) ? 0 : -1;
+}
+
+/* Scans a block's representations (RFC 7541 6) without decoding them. Returns the number of
+ * fields, with ends[i] the offset just past field i, when none can change the dynamic table:
+ * all indexed (1xxxxxxx) or literal without indexing / never indexed (000xxxxx), so that
+ * decoding depends on the table only through its entries and leaves it alone. Returns -1
+ * for a literal with incremental indexing (01xxxxxx), a size update (001xxxxx), anything
+ * that does not parse, or more fields than an entry keeps. In exact mode nghttp2 holds the
+ * table, so this scan is what tells whether a block changed it. */
+static int hp_scan(const uint8_t *blk, size_t len, uint16_t *ends)
+{
+	struct rd r;
+	int n = 0;
+	rd_init(&r, blk, len);
+	while (rd_left(&r) > 0) {
+		uint8_t b = rd_u8(&r);
+		uint32_t idx;
+		if (n == HPACK_CACHE_FIELDS)
+			return -1;
+		if (b & 0x80) {
+			if (hp_int(&r, b & 0x7f, 0x7f, &idx) != 0)
+				return -1;
+		} else if (b & 0x60) {
+			return -1; /* 01xxxxxx or 001xxxxx: changes the table */
+		} else {
+			if (hp_int(&r, b & 0x0f, 0x0f, &idx) != 0)
+				return -1;
+			if (idx == 0 && hp_skip_string(&r) != 0)
+				return -1;
+			if (hp_skip_string(&r) != 0)
+				return -1;
+		}
+		ends[n++] = (uint16_t)(len - rd_left(&r));
+	}
+	return n;
+}
+
+static uint8_t *hp_centry_block(struct hp_centry *e) { return (uint8_t *)(e->f + e->nfields); }
+
+/* The live entry holding exactly this block, or NULL. */
+static struct hp_centry *hp_cache_find(struct hpack_decoder *d, const uint8_t *blk, size_t len)
+{
+	for (size_t i = 0; i < HPACK_CACHE_ENTRIES; i++) {
+		struct hp_centry *e = d->cache[i];
+		if (e && e->gen == d->gen && e->blk_len == len &&
+		    memcmp(hp_centry_block(e), blk, len) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* Keeps a decoded block: in an empty slot, else one from an older gen, else the least
+ * recently used. A slot's allocation is reused when large enough. Out of memory = not kept. */
+static void hp_cache_put(struct hpack_decoder *d, const uint8_t *blk, size_t len,
+			 const struct hp_rec *rec)
+{
+	size_t slot = 0;
+	for (size_t i = 0; i < HPACK_CACHE_ENTRIES; i++) {
+		struct hp_centry *c = d->cache[i], *s = d->cache[slot];
+		if (!c || c->gen != d->gen) {
+			slot = i;
+			break;
+		}
+		if (c->stamp < s->stamp)
+			slot = i;
+	}
+	size_t need = sizeof(struct hp_centry) + rec->nf * sizeof(struct hp_cfield) + len + rec->dlen;
+	struct hp_centry *e = d->cache[slot];
+	if (!e || e->cap < need) {
+		need = (need + 63) & ~(size_t)63; /* fewer reallocs as blocks come and go */
+		struct hp_centry *ne = realloc(e, need);
+		if (!ne)
+			return;
+		e = d->cache[slot] = ne;
+		e->cap = (uint32_t)need;
+	}
+	e->gen = d->gen;
+	e->stamp = ++d->stamp;
+	e->blk_len = (uint16_t)len;
+	e->nfields = (uint16_t)rec->nf;
+	e->data_len = (uint32_t)rec->dlen;
+	for (size_t i = 0; i < rec->nf; i++) {
+		e->f[i] = rec->f[i];
+		e->f[i].end = rec->ends[i];
+	}
+	uint8_t *b = hp_centry_block(e);
+	memcpy(b, blk, len);
+	memcpy(b + len, rec->data, rec->dlen);
+}
+
+/* Emits a cached block's fields as decoding it would. If an emit callback changes the table
+ * (learn() or set_max_table() in partial mode), the rest of the block is decoded from the
+ * next representation on, exactly as the decoder would have met it. (Decoding another block
+ * with the same decoder from its own emit callback is not supported in exact mode: nghttp2
+ * would be mid-block. Nothing does that; src/h2 only copies the fields.) */
+static int hp_replay(struct hpack_decoder *d, struct hp_centry *e, const uint8_t *blk, size_t len,
+		     hpack_emit_fn emit, void *ctx)
+{
+	const uint8_t *data = hp_centry_block(e) + e->blk_len;
+	uint64_t gen = d->gen;
+	int n = e->nfields;
+	e->stamp = ++d->stamp;
+	d->cache_hits++;
+	d->busy = d->replaying = true;
+	for (int i = 0; i < n; i++) {
+		const struct hp_cfield *c = &e->f[i];
+		struct hpack_field f = {
+			.name = c->name_len ? data + c->name_off : hp_empty, .name_len = c->name_len,
+			.value = c->value_len ? data + c->value_off : hp_empty,
+			.value_len = c->value_len, .flags = c->flags, .unknown_id = c->unknown_id,
+		};
+		hp_emit(d, emit, ctx, &f);
+		if (d->gen != gen && i + 1 < n && !d->exact) {
+			d->busy = d->replaying = false;
+			int rc = hp_decode_partial(d, blk, len, c->end, i + 1, emit, ctx);
+			return rc < 0 ? hp_fail(d, rc) : rc;
+		}
+	}
+	d->busy = d->replaying = false;
+	return n;
+}
+
 /* Decodes one whole header block; any error makes the decoder failed for good. */
 int hpack_decode_block(struct hpack_decoder *d, const uint8_t *blk, size_t len, hpack_emit_fn emit,
 		       void *ctx)
@@ -560,9 +785,35 @@ int hpack_decode_block(struct hpack_decoder *d, const uint8_t *blk, size_t len, 
 	if (!blk)
 		blk = hp_empty;
 	d->st.blocks++;
-	int rc = d->exact ? hp_decode_exact(d, blk, len, emit, ctx)
-			  : hp_decode_partial(d, blk, len, emit, ctx);
-	return rc < 0 ? hp_fail(d, rc) : rc;
+	if (!d->cache_on || d->busy || len > HPACK_CACHE_BLOCK) {
+		/* Not cached (or a nested call from an emit callback): it may change the table. */
+		d->gen++;
+		return hp_decode_any(d, blk, len, emit, ctx);
+	}
+	struct hp_centry *e = hp_cache_find(d, blk, len);
+	if (e)
+		return hp_replay(d, e, blk, len, emit, ctx);
+
+	struct hp_rec rec;
+	int n = hp_scan(blk, len, rec.ends);
+	if (n < 0) {
+		d->gen++;
+		return hp_decode_any(d, blk, len, emit, ctx);
+	}
+	rec.nf = 0;
+	rec.dlen = 0;
+	rec.over = false;
+	uint64_t gen = d->gen;
+	d->rec = &rec;
+	d->busy = true;
+	int rc = hp_decode_any(d, blk, len, emit, ctx);
+	d->rec = NULL;
+	d->busy = false;
+	/* Kept only when decoded alone: an emit callback that called learn() or set_max_table()
+	 * (gen moved, or the decoder failed) made the result depend on when that happened. */
+	if (rc == n && (size_t)n == rec.nf && !rec.over && gen == d->gen && !d->err)
+		hp_cache_put(d, blk, len, &rec);
+	return rc;
 }
 
 /* Applies the peer's SETTINGS_HEADER_TABLE_SIZE: the bound for size updates, and a shrink of
@@ -571,8 +822,12 @@ void hpack_decoder_set_max_table(struct hpack_decoder *d, uint32_t size)
 {
 	if (size > HPACK_MAX_TABLE)
 		size = HPACK_MAX_TABLE;
+	d->gen++;
 	if (d->exact) {
-		if (d->inf && !d->err && nghttp2_hd_inflate_change_table_size(d->inf, size) != 0)
+		/* From an emit callback during a replay nghttp2 is between blocks, but without the
+		 * cache it would be mid-block and refuse (NGHTTP2_ERR_INVALID_STATE): do the same. */
+		if (d->inf && !d->err &&
+		    (d->replaying || nghttp2_hd_inflate_change_table_size(d->inf, size) != 0))
 			hp_fail(d, EE_MALFORMED);
 		return;
 	}
@@ -624,6 +879,7 @@ int hpack_decoder_learn(struct hpack_decoder *d, uint64_t unknown_id, const char
 {
 	if (d->exact || unknown_id == 0 || !name)
 		return EE_MALFORMED;
+	d->gen++; /* names and sizes of entries may change */
 	size_t nl = strnlen(name, HPACK_MAX_FIELD + 1);
 	size_t vl = value ? strnlen(value, HPACK_MAX_FIELD + 1) : 0;
 	if (nl > HPACK_MAX_FIELD || vl > HPACK_MAX_FIELD)

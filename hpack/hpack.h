@@ -74,6 +74,14 @@ struct hpack_stats {
 };
 void hpack_decoder_stats(const struct hpack_decoder *d, struct hpack_stats *st);
 
+/* Replay cache (on by default): a block byte-identical to one decoded since the dynamic
+ * table last changed, and made only of representations that leave the table alone, is not
+ * decoded again; its fields are replayed. Callers see exactly what decoding would give
+ * (fields, order, return value, stats). The switch exists for the differential unit test;
+ * hits counts replayed blocks. */
+void hpack_decoder_set_cache(struct hpack_decoder *d, bool on);
+uint64_t hpack_decoder_cache_hits(const struct hpack_decoder *d);
+
 bool hpack_decoder_failed(const struct hpack_decoder *d);
 bool hpack_decoder_exact(const struct hpack_decoder *d);
 
