@@ -177,8 +177,9 @@ static const uint8_t JW_PLAIN[256] = {
  * bytes with SSE2, which also says where the first byte to escape is; else 8); when they
  * run out, the last word of the string is tested once more, overlapping bytes already
  * known plain, so a plain string of 4 bytes or more never goes through the byte loop
- * (scanning strings was the larger part of jw_strn, itself 5% of --json trace). */
-static inline size_t jw_plain_run(const uint8_t *s, size_t i, size_t n)
+ * (scanning strings was the larger part of jw_strn, itself 5% of --json trace). Always
+ * inlined: gcc made it a call, 0.6% of --json trace (callgrind). */
+static inline __attribute__((always_inline)) size_t jw_plain_run(const uint8_t *s, size_t i, size_t n)
 {
 #ifdef __SSE2__
 	if (n - i >= 16) {
