@@ -990,17 +990,17 @@ static bool stats_eq(const struct hpack_stats *a, const struct hpack_stats *b)
 	       a->oversize_updates == b->oversize_updates && a->evictions == b->evictions;
 }
 
-/* Feeds blocks [from, CNBLOCKS) to a decoder with the cache and one without; returns the
+/* Feeds blocks [from, nbl) to a decoder with the cache and one without; returns the
  * number of differences. Between blocks: the SETTINGS a block carries, and now and then a
  * learn() of an id a field was unknown with. */
-static int cache_run(const struct cblock *bl, int from, bool exact, uint64_t *hits,
+static int cache_run(const struct cblock *bl, int nbl, int from, bool exact, uint64_t *hits,
 		     int *learns, int *midsets, int *blocks_ok)
 {
 	struct cctx a = {.d = hpack_decoder_new(exact)}, b = {.d = hpack_decoder_new(exact)};
 	hpack_decoder_set_cache(b.d, false);
 	int bad = 0;
 	uint64_t last_unknown = 0;
-	for (int k = from; k < CNBLOCKS; k++) {
+	for (int k = from; k < nbl; k++) {
 		if (bl[k].set_max) {
 			hpack_decoder_set_max_table(a.d, bl[k].set_max - 1);
 			hpack_decoder_set_max_table(b.d, bl[k].set_max - 1);
@@ -1052,6 +1052,34 @@ static int cache_run(const struct cblock *bl, int from, bool exact, uint64_t *hi
 	return bad;
 }
 
+/* RFC 7541 C.3 and C.4 requests with indexed-only blocks repeated between them: "82 86 84
+ * be" means :authority www.example.com before the second request and cache-control no-cache
+ * after it, so a replay that ignored the table change would show. */
+static void test_cache_rfc(void)
+{
+	static const char *idx1 = "8286 84be", *idx2 = "bebf 82";
+	static const int pat[] = {0, -1, -1, 1, -1, -2, -1, 2, -2, -1, -2, -2, 1, -1, -1};
+	enum { NPAT = sizeof pat / sizeof pat[0] };
+	static struct cblock bl[NPAT];
+	int bad = 0, learns = 0, midsets = 0, ok = 0;
+	uint64_t hits = 0;
+	for (int set = 0; set < 2; set++) {
+		for (int i = 0; i < NPAT; i++) {
+			const char *hex = pat[i] == -1 ? idx1 : pat[i] == -2 ? idx2
+					  : (set ? c4 : c3)[pat[i]];
+			bl[i].len = unhex(hex, bl[i].data, sizeof bl[i].data);
+			bl[i].set_max = 0;
+			bl[i].seed = (uint32_t)i * 7919u + (uint32_t)set;
+		}
+		bad += cache_run(bl, NPAT, 0, true, &hits, &learns, &midsets, &ok);
+		bad += cache_run(bl, NPAT, 0, false, &hits, &learns, &midsets, &ok);
+		bad += cache_run(bl, NPAT, 1, false, &hits, &learns, &midsets, &ok);
+	}
+	CHECK_EQ_INT(bad, 0);
+	CHECK_EQ_INT(ok, 6 * NPAT - 2);
+	CHECK(hits >= 12);
+}
+
 static void test_cache_differential(void)
 {
 	static struct cblock bl[CNBLOCKS];
@@ -1059,10 +1087,11 @@ static void test_cache_differential(void)
 	int learns = 0, midsets = 0, ok[3] = {0}, bad = 0;
 	for (uint32_t seed = 1; seed <= 60; seed++) {
 		cblocks_make(bl, seed);
-		bad += cache_run(bl, 0, true, &hits[0], &learns, &midsets, &ok[0]);
-		bad += cache_run(bl, 0, false, &hits[1], &learns, &midsets, &ok[1]);
+		bad += cache_run(bl, CNBLOCKS, 0, true, &hits[0], &learns, &midsets, &ok[0]);
+		bad += cache_run(bl, CNBLOCKS, 0, false, &hits[1], &learns, &midsets, &ok[1]);
 		for (int from = 3; from < CNBLOCKS; from += 97)
-			bad += cache_run(bl, from, false, &hits[2], &learns, &midsets, &ok[2]);
+			bad += cache_run(bl, CNBLOCKS, from, false, &hits[2], &learns, &midsets,
+					 &ok[2]);
 	}
 	if (getenv("DBG"))
 		fprintf(stderr, "cache: hits %llu/%llu/%llu, blocks ok %d/%d/%d, learns %d, "
@@ -1083,6 +1112,7 @@ int main(void)
 	test_integers_and_limits();
 	test_static_table();
 	test_against_nghttp2();
+	test_cache_rfc();
 	test_cache_differential();
 	return unit_summary("test_hpack");
 }
