@@ -20,6 +20,7 @@ struct changes_state {
 	size_t prefix_len;
 	uint64_t seen[SEEN_RING];
 	size_t seen_pos;
+	struct jw value; /* a diff value being written for the text line */
 };
 
 static uint64_t change_id(const uint8_t *k, size_t n, int64_t rev)
@@ -47,6 +48,7 @@ static int changes_start(struct app *a)
 	struct changes_state *s = calloc(1, sizeof *s);
 	if (!s)
 		return -1;
+	jw_init(&s->value);
 	if (a->o->n_args) {
 		const char *p = a->o->args[0];
 		/* "configmaps/demo" is shorthand for "<prefix>/configmaps/demo" */
@@ -62,8 +64,23 @@ static int changes_start(struct app *a)
 
 static void changes_free(struct app *a)
 {
+	struct changes_state *s = a->cmd_state;
+	if (s)
+		jw_free(&s->value);
 	free(a->cmd_state);
 	a->cmd_state = NULL;
+}
+
+/* A diff value as json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) writes it (written by jw,
+ * without a malloc'd string per value), or "(none)". */
+static void change_value(struct out *o, struct jw *scratch, const json_t *v)
+{
+	if (v)
+		jw_json_preview(scratch, v, 0); /* limit 0: the whole value */
+	if (!v || scratch->oom || !scratch->buf)
+		out_tlit(o, "(none)");
+	else
+		out_tputn(o, scratch->buf, scratch->len);
 }
 
 /* One change: a write applied or delivered as a watch event. */
@@ -89,11 +106,8 @@ static void print_change(struct app *a, const struct etcd_record *r, const struc
 		out_json_emit(o);
 		return;
 	}
-	time_t sec = (time_t)(r->c.ts / 1000000);
-	struct tm tm;
-	localtime_r(&sec, &tm);
-	out_tprintf(o, "%02d:%02d:%02d.%06d %s ", tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(r->c.ts % 1000000),
-		    op == REC_OP_DELETE ? "DELETE" : "PUT   ");
+	out_tputs(o, out_hms(o, r->c.ts)); /* local time, cached per second */
+	out_tprintf(o, ".%06d %s ", (int)(r->c.ts % 1000000), op == REC_OP_DELETE ? "DELETE" : "PUT   ");
 	out_tbytes(o, key, key_len);
 	out_tprintf(o, " rev=%" PRId64 " (%s)", rev, seen_as);
 	/* reuse the trace printer's meaning part through a minimal text record */
@@ -110,14 +124,12 @@ static void print_change(struct app *a, const struct etcd_record *r, const struc
 			out_tprintf(o, " (%s)", m->change);
 		size_t i;
 		json_t *d;
+		struct changes_state *s = a->cmd_state;
 		json_array_foreach(m->diff, i, d) {
-			json_t *ov = json_object_get(d, "old"), *nv = json_object_get(d, "new");
-			char *os = ov ? json_dumps(ov, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-			char *ns = nv ? json_dumps(nv, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-			out_tprintf(o, "%s %s: %s -> %s", i ? ";" : ":", json_string_value(json_object_get(d, "path")),
-				    os ? os : "(none)", ns ? ns : "(none)");
-			free(os);
-			free(ns);
+			out_tprintf(o, "%s %s: ", i ? ";" : ":", json_string_value(json_object_get(d, "path")));
+			change_value(o, &s->value, json_object_get(d, "old"));
+			out_tlit(o, " -> ");
+			change_value(o, &s->value, json_object_get(d, "new"));
 		}
 	}
 	out_temit(o);
