@@ -65,6 +65,9 @@ struct k8s_value {
 	char enc_key[128];       /* ENCRYPTED: the key name */
 	char preview[64];        /* BYTES: printable preview */
 	size_t size;
+	const char *uid;         /* metadata.uid, borrowed from obj; NULL when absent */
+	bool has_generation;     /* metadata.generation is an integer */
+	int64_t generation;
 	bool sparse;             /* obj holds only what a diff and the printers need
 				  * (k8s_value_decode_sparse), not the whole object */
 };

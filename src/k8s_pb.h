@@ -64,6 +64,10 @@ const ProtobufCMessageDescriptor *k8s_desc_of(const char *api_version, const cha
 int k8s_protobuf_value(const char *api_version, const char *kind, json_t *obj,
 		       struct k8s_value *out);
 
+/* Fills v's api_version, kind, uid and generation from v->obj (read by the printers for
+ * every record: looked up once, when the value is decoded). */
+void k8s_value_names(struct k8s_value *v);
+
 /* Arenas (k8s_value.c): jansson nodes made between k8s_arena_begin and k8s_arena_end are
  * carved from the arena; first: the size of its first block. k8s_arena_take gives v a
  * reference to a (v->arena; k8s_value_free drops it); k8s_arena_drop releases an arena

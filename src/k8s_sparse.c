@@ -433,10 +433,7 @@ static int k8s_sparse_value(json_t *top, size_t size, bool redact, struct k8s_ar
 	out->obj = top;
 	if (redact)
 		k8s_redact_secrets(out->obj);
-	const char *s = json_string_value(json_object_get(out->obj, "apiVersion"));
-	out->api_version = s ? s : "";
-	s = json_string_value(json_object_get(out->obj, "kind"));
-	out->kind = s ? s : "";
+	k8s_value_names(out);
 	out->size = size;
 	out->sparse = true;
 	k8s_arena_take(a, out);

@@ -1177,11 +1177,22 @@ int k8s_value_decode(const uint8_t *v, size_t n, struct k8s_value *out)
 		k8s_preview(v, n, out);
 		return 0;
 	}
-	const char *av = json_string_value(json_object_get(out->obj, "apiVersion"));
-	const char *kind = json_string_value(json_object_get(out->obj, "kind"));
-	out->api_version = av ? av : "";
-	out->kind = kind ? kind : "";
+	k8s_value_names(out);
 	return 0;
+}
+
+/* See k8s_pb.h. */
+void k8s_value_names(struct k8s_value *v)
+{
+	const char *av = json_string_value(json_object_get(v->obj, "apiVersion"));
+	const char *kind = json_string_value(json_object_get(v->obj, "kind"));
+	v->api_version = av ? av : "";
+	v->kind = kind ? kind : "";
+	const json_t *md = json_object_get(v->obj, "metadata");
+	v->uid = json_string_value(json_object_get(md, "uid"));
+	const json_t *gen = json_object_get(md, "generation");
+	v->has_generation = json_is_integer(gen);
+	v->generation = v->has_generation ? (int64_t)json_integer_value(gen) : 0;
 }
 
 /* Decodes into an arena; see src/k8s.h. */
@@ -1241,6 +1252,9 @@ void k8s_value_free(struct k8s_value *v)
 	v->obj = NULL;
 	v->api_version = "";
 	v->kind = "";
+	v->uid = NULL;
+	v->has_generation = false;
+	v->generation = 0;
 }
 
 /* Byte length of base64 text (padding and whitespace not counted). */

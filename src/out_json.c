@@ -344,13 +344,10 @@ static void json_object_meta(struct jw *w, const struct k8s_value *v)
 		jw_kstr(w, "kind_name", v->kind);
 	if (v->api_version && *v->api_version)
 		jw_kstr(w, "api_version", v->api_version);
-	json_t *md = json_object_get(v->obj, "metadata");
-	const char *uid = json_string_value(json_object_get(md, "uid"));
-	if (uid)
-		jw_kstr(w, "uid", uid);
-	json_t *gen = json_object_get(md, "generation");
-	if (json_is_integer(gen))
-		jw_ki64(w, "generation", json_integer_value(gen));
+	if (v->uid)
+		jw_kstr(w, "uid", v->uid);
+	if (v->has_generation)
+		jw_ki64(w, "generation", v->generation);
 }
 
 void out_json_meaning(struct jw *w, const struct meaning *m, const struct cli_opts *o)
