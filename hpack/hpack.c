@@ -135,8 +135,9 @@ struct hpack_decoder {
 	uint32_t cur_max;           /* current max size (an upper bound until an update is seen) */
 	bool cur_known;
 	uint64_t precap_limit;      /* pre-capture entries that can still be in the table */
-	struct hp_learned learned[HPACK_MAX_LEARNED];
-	size_t nlearned;
+	struct hp_learned *learned; /* grown on demand up to HPACK_MAX_LEARNED: most decoders
+				     * (all exact ones) never learn, and thousands are live */
+	size_t nlearned, learned_cap;
 	uint8_t *scratch[2];        /* Huffman output for the name [0] and value [1] */
 	size_t scratch_cap[2];
 
@@ -184,6 +185,7 @@ void hpack_decoder_free(struct hpack_decoder *d)
 	free(d->ring);
 	for (size_t i = 0; i < d->nlearned; i++)
 		free(d->learned[i].name);
+	free(d->learned);
 	free(d->scratch[0]);
 	free(d->scratch[1]);
 	for (size_t i = 0; i < HPACK_CACHE_ENTRIES; i++)
@@ -904,6 +906,16 @@ int hpack_decoder_learn(struct hpack_decoder *d, uint64_t unknown_id, const char
 		d->nlearned = j;
 		if (d->nlearned == HPACK_MAX_LEARNED)
 			return EE_LIMIT;
+	}
+	if (!l && d->nlearned == d->learned_cap) {
+		size_t ncap = d->learned_cap ? d->learned_cap * 2 : 8;
+		if (ncap > HPACK_MAX_LEARNED)
+			ncap = HPACK_MAX_LEARNED;
+		struct hp_learned *nl2 = realloc(d->learned, ncap * sizeof(*nl2));
+		if (!nl2)
+			return EE_NOMEM;
+		d->learned = nl2;
+		d->learned_cap = ncap;
 	}
 	char *buf = malloc(nl + vl + 2);
 	if (!buf)

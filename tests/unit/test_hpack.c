@@ -1055,6 +1055,28 @@ static int cache_run(const struct cblock *bl, int nbl, int from, bool exact, uin
 /* RFC 7541 C.3 and C.4 requests with indexed-only blocks repeated between them: "82 86 84
  * be" means :authority www.example.com before the second request and cache-control no-cache
  * after it, so a replay that ignored the table change would show. */
+/* HPACK_MAX_LEARNED names at once, no more while all their entries may still be in the
+ * table; renaming a known id still works at the limit. */
+static void test_learned_limit(void)
+{
+	struct hpack_decoder *d = hpack_decoder_new(false);
+	int ok = 0;
+	/* a table this large can hold more pre-capture entries than names are kept for */
+	hpack_decoder_set_max_table(d, HPACK_MAX_TABLE);
+	for (uint64_t id = 1; id <= 256; id++)
+		ok += hpack_decoder_learn(d, id, "n", "v") == 0;
+	CHECK_EQ_INT(ok, 256);
+	CHECK_EQ_INT(hpack_decoder_learn(d, 257, "n", "v"), EE_LIMIT);
+	CHECK_EQ_INT(hpack_decoder_learn(d, 200, "other", NULL), 0);
+	/* index 61 + 200 = 127 + 134: pre-capture entry 200, the new name, value unknown */
+	struct flist l = {.n = 0};
+	CHECK_EQ_INT(decode_hex(d, "ff 86 01", &l), 1);
+	CHECK(l.n == 1 && !strcmp(l.f[0].name, "other") &&
+	      l.f[0].flags == (HPACK_F_LEARNED | HPACK_F_UNKNOWN_VALUE) && l.f[0].id == 200);
+	flist_clear(&l);
+	hpack_decoder_free(d);
+}
+
 static void test_cache_rfc(void)
 {
 	static const char *idx1 = "8286 84be", *idx2 = "bebf 82";
@@ -1112,6 +1134,7 @@ int main(void)
 	test_integers_and_limits();
 	test_static_table();
 	test_against_nghttp2();
+	test_learned_limit();
 	test_cache_rfc();
 	test_cache_differential();
 	return unit_summary("test_hpack");
