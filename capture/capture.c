@@ -25,9 +25,10 @@
  * responses; 32 MiB absorbs a few hundred milliseconds of 1 Gb/s before drops. */
 #define CAP_BUFFER_BYTES (32 * 1024 * 1024)
 
-/* Read timeout, so capture_next returns 2 often enough for timers and Ctrl-C. libpcap's own
- * timeout does not make a blocking read return on Linux in immediate mode (pcap(3PCAP):
- * "may wait forever"), so live handles are non-blocking and we poll() with this. */
+/* Read timeout, so capture_next returns 2 often enough for timers and Ctrl-C: live handles
+ * are non-blocking and we poll() with this. It is also libpcap's buffer timeout: the
+ * kernel hands over a block of packets when it is full or this old, so a packet is printed
+ * at most this long after it was seen. */
 #define CAP_TIMEOUT_MS 100
 
 /* Live frames skipped (not TCP, malformed) in one capture_next before it returns 2 anyway,
@@ -162,7 +163,12 @@ int capture_open_live(struct capture **out, const char *iface, size_t buffer_byt
 		return EE_IO;
 	}
 	pcap_set_snaplen(p, CAP_SNAPLEN);
-	pcap_set_immediate_mode(p, 1);
+	/* Not immediate mode: libpcap then uses TPACKET_V2, a ring of fixed frames of the
+	 * snapshot length (~64 KiB each on loopback), so the 32 MiB ring held ~500 packets,
+	 * 35 ms of a busy API server, and drops began whenever the decoder waited that long
+	 * for a CPU. TPACKET_V3 packs packets into blocks by their real size: the same ring
+	 * holds seconds of traffic, at the price of CAP_TIMEOUT_MS of delivery delay. */
+	pcap_set_immediate_mode(p, 0);
 	/* A bigger buffer absorbs bursts while the decoder is descheduled (-B) */
 	pcap_set_buffer_size(p, buffer_bytes && buffer_bytes <= INT_MAX ? (int)buffer_bytes
 								      : CAP_BUFFER_BYTES);
