@@ -2,7 +2,8 @@
  * |len:2 (big endian)|block|, after one octet choosing the SETTINGS table size. Every block
  * goes to a partial decoder and, until it fails, to an exact (nghttp2) one; whenever the
  * exact decoder accepts a block, the partial one, which also started at the first block,
- * must have produced the very same fields. */
+ * must have produced the very same fields. Both also run beside twins with the replay cache
+ * off (hpack_decoder_set_cache): fields, return codes and failures must be the same. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,16 +102,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	struct hpack_decoder *ex = hpack_decoder_new(true), *pa = hpack_decoder_new(false);
+	struct hpack_decoder *ex0 = hpack_decoder_new(true), *pa0 = hpack_decoder_new(false);
 	struct fz_joined jn = {.d = hpack_decoder_new(false)};
-	if (!ex || !pa || !jn.d)
+	if (!ex || !pa || !ex0 || !pa0 || !jn.d)
 		abort();
+	hpack_decoder_set_cache(ex0, false);
+	hpack_decoder_set_cache(pa0, false);
 	int nblk = 0;
 	uint8_t cfg = data[0];
 	if (cfg & 4) {
 		hpack_decoder_set_max_table(ex, tables[cfg & 3]);
 		hpack_decoder_set_max_table(pa, tables[cfg & 3]);
+		hpack_decoder_set_max_table(ex0, tables[cfg & 3]);
+		hpack_decoder_set_max_table(pa0, tables[cfg & 3]);
 	}
-	static struct fz_list le, lp;
+	static struct fz_list le, lp, le0, lp0;
 	int exact_ok = 1;
 	size_t off = 1;
 	while (off + 2 <= size) {
@@ -120,11 +126,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			len = size - off;
 		const uint8_t *blk = data + off;
 		off += len;
-		le.n = lp.n = 0;
-		le.used = lp.used = 0;
-		le.overflow = lp.overflow = 0;
+		le.n = lp.n = le0.n = lp0.n = 0;
+		le.used = lp.used = le0.used = lp0.used = 0;
+		le.overflow = lp.overflow = le0.overflow = lp0.overflow = 0;
 		int re = exact_ok ? hpack_decode_block(ex, blk, len, fz_collect, &le) : -1;
 		int rp = hpack_decode_block(pa, blk, len, fz_collect, &lp);
+		int re0 = exact_ok ? hpack_decode_block(ex0, blk, len, fz_collect, &le0) : -1;
+		int rp0 = hpack_decode_block(pa0, blk, len, fz_collect, &lp0);
+		if (re != re0 || rp != rp0 || (re >= 0 && !fz_equal(&le, &le0)) ||
+		    (rp >= 0 && !fz_equal(&lp, &lp0)) ||
+		    hpack_decoder_failed(pa) != hpack_decoder_failed(pa0)) {
+			fprintf(stderr, "replay cache on/off: exact %d/%d, partial %d/%d\n", re, re0,
+				rp, rp0);
+			abort();
+		}
 		if (nblk++ > 0)
 			(void)hpack_decode_block(jn.d, blk, len, fz_learn, &jn);
 		if (re < 0) {
@@ -140,6 +155,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	hpack_decoder_free(ex);
 	hpack_decoder_free(pa);
+	hpack_decoder_free(ex0);
+	hpack_decoder_free(pa0);
 	hpack_decoder_free(jn.d);
 	return 0;
 }
