@@ -628,21 +628,6 @@ static void test_infer(void)
 
 /* ------------------------------------------------------------------ HTTP/2 harness */
 
-struct buf {
-	uint8_t *p;
-	size_t n, cap;
-};
-
-static void buf_add(struct buf *b, const void *p, size_t n)
-{
-	if (b->n + n > b->cap) {
-		b->cap = (b->n + n) * 2 + 256;
-		b->p = realloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->n, p, n);
-	b->n += n;
-}
-
 /* One direction of one stream: gRPC-framed messages waiting to be sent as DATA. */
 struct src {
 	struct buf b;
@@ -663,13 +648,13 @@ struct h2t {
 
 static ssize_t send_cli(nghttp2_session *s, const uint8_t *p, size_t n, int flags, void *ud)
 {
-	buf_add(&((struct h2t *)ud)->c2s, p, n);
+	buf_put(&((struct h2t *)ud)->c2s, p, n);
 	return (ssize_t)n;
 }
 
 static ssize_t send_srv(nghttp2_session *s, const uint8_t *p, size_t n, int flags, void *ud)
 {
-	buf_add(&((struct h2t *)ud)->s2c, p, n);
+	buf_put(&((struct h2t *)ud)->s2c, p, n);
 	return (ssize_t)n;
 }
 
@@ -751,8 +736,8 @@ static void src_msg(struct src *x, const void *msg)
 	size_t n;
 	uint8_t *p = pack(msg, &n);
 	uint8_t pre[5] = {0, (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
-	buf_add(&x->b, pre, 5);
-	buf_add(&x->b, p, n);
+	buf_put(&x->b, pre, 5);
+	buf_put(&x->b, p, n);
 	free(p);
 }
 
@@ -1306,19 +1291,19 @@ static void frame(struct buf *b, uint8_t type, uint8_t flags, uint32_t sid, cons
 {
 	uint8_t h[9] = {(uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n, type, flags,
 			(uint8_t)(sid >> 24), (uint8_t)(sid >> 16), (uint8_t)(sid >> 8), (uint8_t)sid};
-	buf_add(b, h, 9);
-	buf_add(b, p, n);
+	buf_put(b, h, 9);
+	buf_put(b, p, n);
 }
 
 /* HPACK literal header field without indexing, new name, no Huffman (RFC 7541 6.2.2). */
 static void hb_lit(struct buf *b, const char *name, const char *value)
 {
 	uint8_t z = 0, ln = (uint8_t)strlen(name), lv = (uint8_t)strlen(value);
-	buf_add(b, &z, 1);
-	buf_add(b, &ln, 1);
-	buf_add(b, name, ln);
-	buf_add(b, &lv, 1);
-	buf_add(b, value, lv);
+	buf_put(b, &z, 1);
+	buf_put(b, &ln, 1);
+	buf_put(b, name, ln);
+	buf_put(b, &lv, 1);
+	buf_put(b, value, lv);
 }
 
 /* A DATA frame carrying one gRPC message. */
@@ -1328,8 +1313,8 @@ static void data_msg(struct buf *b, uint32_t sid, const void *msg, bool end)
 	size_t n;
 	uint8_t *p = pack(msg, &n);
 	uint8_t pre[5] = {0, (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
-	buf_add(&m, pre, 5);
-	buf_add(&m, p, n);
+	buf_put(&m, pre, 5);
+	buf_put(&m, p, n);
 	frame(b, 0, end ? 1 : 0, sid, m.p, m.n);
 	free(p);
 	free(m.p);
@@ -1342,14 +1327,14 @@ static void mid_unary(struct etcd_conn *ec, uint32_t sid, const void *req, const
 {
 	struct buf c = {0}, hb = {0}, s = {0}, rb = {0}, tb = {0};
 	static const uint8_t idx[] = {0x83, 0x86, 0xbe}; /* POST, http, dynamic 62 (:path) */
-	buf_add(&hb, idx, sizeof(idx));
+	buf_put(&hb, idx, sizeof(idx));
 	hb_lit(&hb, "content-type", "application/grpc");
 	hb_lit(&hb, "te", "trailers");
 	frame(&c, 1, 4, sid, hb.p, hb.n);
 	data_msg(&c, sid, req, true);
 	etcd_conn_data(ec, TCP_C2S, c.p, c.n, t0);
 	static const uint8_t st200 = 0x88;
-	buf_add(&rb, &st200, 1);
+	buf_put(&rb, &st200, 1);
 	hb_lit(&rb, "content-type", "application/grpc");
 	frame(&s, 1, 4, sid, rb.p, rb.n);
 	data_msg(&s, sid, resp, false);
@@ -1506,7 +1491,7 @@ static void test_path_notices(void)
 	struct src *rq;
 	int32_t sid = open_stream(&t, "/etcdserverpb.KV/Range", &rq);
 	static const uint8_t bad[] = {0, 0, 0, 0, 3, 0x0a, 0x05, '/'};
-	buf_add(&rq->b, bad, sizeof(bad));
+	buf_put(&rq->b, bad, sizeof(bad));
 	rq->eof = true;
 	pump_c2s(&t, 1000100);
 	const struct rc *r = rec_find(REC_NOTICE, 0);

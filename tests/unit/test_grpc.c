@@ -13,22 +13,6 @@
 
 /* ---- byte builders ---- */
 
-struct buf {
-	uint8_t *p;
-	size_t n, cap;
-};
-
-static void buf_put(struct buf *b, const void *p, size_t n)
-{
-	if (b->n + n > b->cap) {
-		b->cap = (b->n + n) * 2 + 64;
-		b->p = realloc(b->p, b->cap);
-	}
-	if (n)
-		memcpy(b->p + b->n, p, n);
-	b->n += n;
-}
-
 static void buf_printf(struct buf *b, const char *fmt, ...)
 {
 	char tmp[512];

@@ -267,16 +267,10 @@ static void fixture_truncate(const char *dir, const char *name, size_t stride)
 /* Every *.pb in the fixture directory. */
 static void test_fixtures(void)
 {
-	const char *dir = getenv("K8S_FIXTURES");
-	if (!dir || !*dir)
-		dir = "../shared/k8s-fixtures";
-	DIR *dp = opendir(dir);
-	if (!dp) {
-		printf("SKIP test_k8s fixtures: %s not found (set K8S_FIXTURES)\n", dir);
-		if (getenv("CI"))
-			CHECK(!"fixture directory missing under CI");
+	const char *dir;
+	DIR *dp = unit_fixtures("test_k8s", &dir);
+	if (!dp)
 		return;
-	}
 	struct dirent *de;
 	int count = 0;
 	bool saw_cm = false, saw_deploy = false;

@@ -26,23 +26,6 @@ static uint32_t rnd(uint32_t n)
 	return n ? (uint32_t)(rng_state % n) : 0;
 }
 
-/* A growable byte buffer. */
-struct buf {
-	uint8_t *p;
-	size_t n, cap;
-};
-
-static void put(struct buf *b, const void *p, size_t n)
-{
-	if (b->n + n > b->cap) {
-		b->cap = (b->n + n) * 2 + 64;
-		b->p = realloc(b->p, b->cap);
-	}
-	if (n)
-		memcpy(b->p + b->n, p, n);
-	b->n += n;
-}
-
 static void put_varint(struct buf *b, uint64_t v)
 {
 	uint8_t t[10];
@@ -51,7 +34,7 @@ static void put_varint(struct buf *b, uint64_t v)
 		t[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
 		v >>= 7;
 	} while (v);
-	put(b, t, n);
+	buf_put(b, t, n);
 }
 
 /* One field of a message being mutated. */
@@ -110,7 +93,7 @@ static void mutate(struct buf *out, const uint8_t *p, size_t n, int depth)
 	struct fld *fs = malloc(MAX_FIELDS * sizeof *fs);
 	size_t k = split(p, n, fs, MAX_FIELDS);
 	if (!k) {
-		put(out, p, n);
+		buf_put(out, p, n);
 		if (n)
 			out->p[out->n - 1 - rnd((uint32_t)n)] ^= (uint8_t)(1 + rnd(255));
 		free(fs);
@@ -121,28 +104,28 @@ static void mutate(struct buf *out, const uint8_t *p, size_t n, int depth)
 	for (size_t i = 0; i < k; i++) {
 		const struct fld *x = &fs[i];
 		if (i != t) {
-			put(out, x->start, (size_t)(x->end - x->start));
+			buf_put(out, x->start, (size_t)(x->end - x->start));
 			continue;
 		}
 		switch (op) {
 		case 0: /* drop */
 			break;
 		case 1: /* repeat */
-			put(out, x->start, (size_t)(x->end - x->start));
-			put(out, x->start, (size_t)(x->end - x->start));
+			buf_put(out, x->start, (size_t)(x->end - x->start));
+			buf_put(out, x->start, (size_t)(x->end - x->start));
 			break;
 		case 2: /* swap with the next: out of order */
 			if (i + 1 < k) {
-				put(out, fs[i + 1].start, (size_t)(fs[i + 1].end - fs[i + 1].start));
-				put(out, x->start, (size_t)(x->end - x->start));
+				buf_put(out, fs[i + 1].start, (size_t)(fs[i + 1].end - fs[i + 1].start));
+				buf_put(out, x->start, (size_t)(x->end - x->start));
 				i++;
 			} else {
-				put(out, x->start, (size_t)(x->end - x->start));
+				buf_put(out, x->start, (size_t)(x->end - x->start));
 			}
 			break;
 		case 3: /* change one byte of the field */ {
 			size_t at = out->n;
-			put(out, x->start, (size_t)(x->end - x->start));
+			buf_put(out, x->start, (size_t)(x->end - x->start));
 			out->p[at + rnd((uint32_t)(x->end - x->start))] ^= (uint8_t)(1 + rnd(255));
 			break;
 		}
@@ -154,9 +137,9 @@ static void mutate(struct buf *out, const uint8_t *p, size_t n, int depth)
 					txt[j] = (char)('a' + rnd(26));
 				put_varint(out, x->tag);
 				put_varint(out, tn);
-				put(out, txt, tn);
+				buf_put(out, txt, tn);
 			} else {
-				put(out, x->start, (size_t)(x->end - x->start));
+				buf_put(out, x->start, (size_t)(x->end - x->start));
 			}
 			break;
 		default: /* one level down (most edits: writes change leaves) */
@@ -165,10 +148,10 @@ static void mutate(struct buf *out, const uint8_t *p, size_t n, int depth)
 				mutate(&sub, x->pay, x->plen, depth + 1);
 				put_varint(out, x->tag);
 				put_varint(out, sub.n);
-				put(out, sub.p, sub.n);
+				buf_put(out, sub.p, sub.n);
 				free(sub.p);
 			} else {
-				put(out, x->start, (size_t)(x->end - x->start));
+				buf_put(out, x->start, (size_t)(x->end - x->start));
 			}
 			break;
 		}
@@ -205,7 +188,7 @@ static uint8_t *version_of(const uint8_t *v, size_t n, int edits, size_t *out_n)
 	if (!unwrap(v, n, &tm, &tmn, &raw, &rawn))
 		return NULL;
 	struct buf cur = {0};
-	put(&cur, raw, rawn);
+	buf_put(&cur, raw, rawn);
 	for (int e = 0; e < edits; e++) {
 		struct buf next = {0};
 		mutate(&next, cur.p, cur.n, 0);
@@ -213,11 +196,11 @@ static uint8_t *version_of(const uint8_t *v, size_t n, int edits, size_t *out_n)
 		cur = next;
 	}
 	struct buf out = {0};
-	put(&out, "k8s", 4);
-	put(&out, tm, tmn);
+	buf_put(&out, "k8s", 4);
+	buf_put(&out, tm, tmn);
 	put_varint(&out, 2 << 3 | 2);
 	put_varint(&out, cur.n);
-	put(&out, cur.p, cur.n);
+	buf_put(&out, cur.p, cur.n);
 	free(cur.p);
 	*out_n = out.n;
 	return out.p;
@@ -291,16 +274,10 @@ static void fixture_versions(const char *dir, const char *name, int rounds, bool
 
 static void test_fixture_versions(void)
 {
-	const char *dir = getenv("K8S_FIXTURES");
-	if (!dir || !*dir)
-		dir = "../shared/k8s-fixtures";
-	DIR *dp = opendir(dir);
-	if (!dp) {
-		printf("SKIP test_k8s_sparse fixtures: %s not found (set K8S_FIXTURES)\n", dir);
-		if (getenv("CI"))
-			CHECK(!"fixture directory missing under CI");
+	const char *dir;
+	DIR *dp = unit_fixtures("test_k8s_sparse", &dir);
+	if (!dp)
 		return;
-	}
 	struct dirent *de;
 	int count = 0;
 	while ((de = readdir(dp))) {
@@ -393,13 +370,13 @@ static uint8_t *configmap(const char *b_value, const char *mf_time_day, size_t *
 	uint8_t *raw = malloc(raw_n);
 	k8s__config_map__pack(&cm, raw);
 	struct buf out = {0};
-	put(&out, "k8s", 4);
+	buf_put(&out, "k8s", 4);
 	static const uint8_t tm[] = {0x0a, 0x0f, 0x0a, 0x02, 'v', '1', 0x12, 0x09, 'C', 'o', 'n',
 				     'f', 'i', 'g', 'M', 'a', 'p'};
-	put(&out, tm, sizeof tm);
+	buf_put(&out, tm, sizeof tm);
 	put_varint(&out, 2 << 3 | 2);
 	put_varint(&out, raw_n);
-	put(&out, raw, raw_n);
+	buf_put(&out, raw, raw_n);
 	free(raw);
 	*out_n = out.n;
 	return out.p;

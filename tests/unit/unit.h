@@ -4,7 +4,10 @@
 #ifndef EE_UNIT_H
 #define EE_UNIT_H
 
+#include <dirent.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int unit_passed, unit_failed;
@@ -42,6 +45,40 @@ static int unit_passed, unit_failed;
 				__LINE__, #a, #b, _a ? _a : "(null)", _b ? _b : "(null)");    \
 		}                                                                             \
 	} while (0)
+
+/* A growable byte buffer for building wire bytes (frames, messages, values). */
+struct buf {
+	uint8_t *p;
+	size_t n, cap;
+};
+
+static inline void buf_put(struct buf *b, const void *p, size_t n)
+{
+	if (b->n + n > b->cap) {
+		b->cap = (b->n + n) * 2 + 64;
+		b->p = realloc(b->p, b->cap);
+	}
+	if (n)
+		memcpy(b->p + b->n, p, n);
+	b->n += n;
+}
+
+/* The Kubernetes fixture directory (../shared/k8s-fixtures, or $K8S_FIXTURES), opened, its
+ * path in *dir. NULL when it is missing: a SKIP line, and a failed check under CI (where
+ * ../shared is always there). */
+static inline DIR *unit_fixtures(const char *test, const char **dir)
+{
+	*dir = getenv("K8S_FIXTURES");
+	if (!*dir || !**dir)
+		*dir = "../shared/k8s-fixtures";
+	DIR *dp = opendir(*dir);
+	if (!dp) {
+		printf("SKIP %s fixtures: %s not found (set K8S_FIXTURES)\n", test, *dir);
+		if (getenv("CI"))
+			CHECK(!"fixture directory missing under CI");
+	}
+	return dp;
+}
 
 static inline int unit_summary(const char *name)
 {
