@@ -178,29 +178,20 @@ static bool nesting_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, si
 		return false;
 	rd_init(&r, p, n);
 	while (rd_left(&r) > 0) {
-		uint64_t tag = rd_varint(&r);
-		switch (tag & 7) {
-		case 0: (void)rd_varint(&r); break;
-		case 1: rd_skip(&r, 8); break;
-		case 5: rd_skip(&r, 4); break;
-		case 2: {
-			uint64_t len = rd_varint(&r);
-			if (r.err || len > rd_left(&r))
-				return true;
-			const uint8_t *b = rd_bytes(&r, (size_t)len);
+		uint64_t tag;
+		const uint8_t *b;
+		size_t len;
+		if (!rd_pb_field(&r, &tag, &b, &len))
+			return true;
+		if ((tag & 7) == 2) {
 			const ProtobufCFieldDescriptor *fd =
 				tag >> 3 <= 0xffffffffu
 					? protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3))
 					: NULL;
 			if (fd && fd->type == PROTOBUF_C_TYPE_MESSAGE && txn_cycle(fd->descriptor) &&
-			    !nesting_ok(fd->descriptor, b, (size_t)len, depth + 1))
+			    !nesting_ok(fd->descriptor, b, len, depth + 1))
 				return false;
-			break;
 		}
-		default: return true;
-		}
-		if (r.err)
-			return true;
 	}
 	return true;
 }

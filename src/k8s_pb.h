@@ -48,6 +48,11 @@ bool k8s_is_map_entry(const ProtobufCMessageDescriptor *d);
  * FieldsV1, RawExtension): their JSON is not an object of their fields. */
 bool k8s_is_special(const ProtobufCMessageDescriptor *d);
 
+/* A map<string, string> entry ({1: key, 2: value}, the last of each kept, "" when absent)
+ * into kv[0], kv[1]. False when it holds anything else, or the key is not UTF-8: the
+ * walk then decodes the entry as a message. */
+bool k8s_string_entry(const uint8_t *p, size_t n, const uint8_t *kv[2], size_t kn[2]);
+
 /* True when p[0..n) is valid UTF-8 (printable: no control characters either). */
 bool k8s_utf8_valid(const uint8_t *p, size_t n, bool printable);
 

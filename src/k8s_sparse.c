@@ -64,28 +64,14 @@ static bool k8s_scan(struct k8s_sparse *c, const uint8_t *p, size_t n, size_t *f
 	uint32_t last = 0;
 	while (rd_left(&r) > 0) {
 		const uint8_t *start = r.p;
-		uint64_t tag = rd_varint(&r);
+		uint64_t tag;
+		const uint8_t *pay;
+		size_t plen;
+		if (!rd_pb_field(&r, &tag, &pay, &plen))
+			goto bad;
 		uint64_t num = tag >> 3;
 		unsigned wt = (unsigned)(tag & 7);
-		if (r.err || num == 0 || num > 0x1fffffff || num < last)
-			goto bad;
-		const uint8_t *pay = NULL;
-		size_t plen = 0;
-		switch (wt) {
-		case 0: (void)rd_varint(&r); break;
-		case 1: rd_skip(&r, 8); break;
-		case 5: rd_skip(&r, 4); break;
-		case 2: {
-			uint64_t len = rd_varint(&r);
-			if (r.err || len > rd_left(&r))
-				goto bad;
-			plen = (size_t)len;
-			pay = rd_bytes(&r, plen);
-			break;
-		}
-		default: goto bad;
-		}
-		if (r.err)
+		if (num == 0 || num > 0x1fffffff || num < last)
 			goto bad;
 		if (c->n == c->cap) {
 			size_t cap = c->cap ? 2 * c->cap : 64;
@@ -185,29 +171,17 @@ static void k8s_sparse_array(struct k8s_sparse *c, const ProtobufCFieldDescripto
 	k8s_sparse_set(c, ob, fd->name, arr_b);
 }
 
-/* The key of a map<string, string> entry (the last field 1, "" when absent). False when
- * the entry holds anything but fields 1 and 2 as length-delimited values, or the key is
- * not UTF-8: the full walk takes another path for those. */
+/* The key of a map<string, string> entry; false when the full walk would not read the
+ * entry as one (k8s_string_entry). */
 static bool k8s_entry_key(const struct k8s_occ *o, const uint8_t **k, size_t *kn)
 {
-	struct rd r;
-	rd_init(&r, o->pay, o->plen);
-	*k = (const uint8_t *)"";
-	*kn = 0;
-	while (rd_left(&r) > 0) {
-		uint64_t tag = rd_varint(&r);
-		if (r.err || (tag != (1 << 3 | 2) && tag != (2 << 3 | 2)))
-			return false;
-		uint64_t len = rd_varint(&r);
-		if (r.err || len > rd_left(&r))
-			return false;
-		const uint8_t *p = rd_bytes(&r, (size_t)len);
-		if (tag == (1 << 3 | 2)) {
-			*k = p;
-			*kn = (size_t)len;
-		}
-	}
-	return k8s_utf8_valid(*k, *kn, false);
+	const uint8_t *kv[2];
+	size_t n[2];
+	if (!k8s_string_entry(o->pay, o->plen, kv, n))
+		return false;
+	*k = kv[0];
+	*kn = n[0];
+	return true;
 }
 
 static int k8s_key_cmp(const uint8_t *x, size_t xn, const uint8_t *y, size_t yn)
@@ -251,8 +225,8 @@ static bool k8s_sparse_map(struct k8s_sparse *c, const ProtobufCMessageDescripto
 	while ((i < ja || j < jb) && !c->w.nomem) {
 		int cmp;
 		if (i < ja && j < jb) {
-			const uint8_t *ka, *kb;
-			size_t kan, kbn;
+			const uint8_t *ka = NULL, *kb = NULL;
+			size_t kan = 0, kbn = 0; /* set: the entries were checked */
 			k8s_entry_key(&c->occ[i], &ka, &kan);
 			k8s_entry_key(&c->occ[j], &kb, &kbn);
 			cmp = k8s_key_cmp(ka, kan, kb, kbn);

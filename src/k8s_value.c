@@ -725,17 +725,13 @@ static void k8s_put(struct k8s_walk *w, json_t *obj, const char *name, json_t *v
 		w->nomem = true;
 }
 
-/* map<string, string> (labels, annotations, ConfigMap data): the entry read straight off
- * the wire into the map, without an entry object. Returns false to leave anything unusual
- * (other fields, bad UTF-8, bad bytes) to the generic path, which gives the same result
- * for the usual case. */
-static bool k8s_put_string_map_entry(struct k8s_walk *w, json_t *obj, const char *name,
-				     const uint8_t *p, size_t n)
+/* See k8s_pb.h. */
+bool k8s_string_entry(const uint8_t *p, size_t n, const uint8_t *kv[2], size_t kn[2])
 {
 	struct rd r;
 	rd_init(&r, p, n);
-	const uint8_t *kv[2] = {(const uint8_t *)"", (const uint8_t *)""};
-	size_t kn[2] = {0, 0};
+	kv[0] = kv[1] = (const uint8_t *)"";
+	kn[0] = kn[1] = 0;
 	while (rd_left(&r) > 0) {
 		uint64_t tag = rd_varint(&r);
 		if (r.err || (tag != (1 << 3 | 2) && tag != (2 << 3 | 2)))
@@ -747,7 +743,19 @@ static bool k8s_put_string_map_entry(struct k8s_walk *w, json_t *obj, const char
 		kv[f] = rd_bytes(&r, (size_t)len);
 		kn[f] = (size_t)len;
 	}
-	if (!k8s_utf8_valid(kv[0], kn[0], false))
+	return k8s_utf8_valid(kv[0], kn[0], false);
+}
+
+/* map<string, string> (labels, annotations, ConfigMap data): the entry read straight off
+ * the wire into the map, without an entry object. Returns false to leave anything unusual
+ * (other fields, bad UTF-8, bad bytes) to the generic path, which gives the same result
+ * for the usual case. */
+static bool k8s_put_string_map_entry(struct k8s_walk *w, json_t *obj, const char *name,
+				     const uint8_t *p, size_t n)
+{
+	const uint8_t *kv[2];
+	size_t kn[2];
+	if (!k8s_string_entry(p, n, kv, kn))
 		return false;
 	json_t *map = json_object_get(obj, name);
 	if (!json_is_object(map)) {

@@ -113,4 +113,29 @@ static inline uint64_t rd_varint(struct rd *r)
 	return 0;
 }
 
+/* Reads one protobuf field: its tag, and for a length-delimited one (wire type 2) its value
+ * (*val, *len; NULL and 0 otherwise). False when the bytes do not parse: a varint or a
+ * fixed value past the end, a length past the end, wire types 3, 4, 6, 7. */
+static inline bool rd_pb_field(struct rd *r, uint64_t *tag, const uint8_t **val, size_t *len)
+{
+	*tag = rd_varint(r);
+	*val = NULL;
+	*len = 0;
+	switch (*tag & 7) {
+	case 0: (void)rd_varint(r); break;
+	case 1: rd_skip(r, 8); break;
+	case 5: rd_skip(r, 4); break;
+	case 2: {
+		uint64_t n = rd_varint(r);
+		if (r->err || n > rd_left(r))
+			return false;
+		*len = (size_t)n;
+		*val = rd_bytes(r, *len);
+		break;
+	}
+	default: return false;
+	}
+	return !r->err;
+}
+
 #endif
