@@ -8,6 +8,9 @@
 
 #include "k8s.h"
 
+/* Largest path buffer kept between diffs. */
+#define K8S_PATH_KEEP 4096
+
 /* A growable path buffer ("spec.template.spec.containers[0].image"). */
 struct k8s_path {
 	char *s;
@@ -173,11 +176,21 @@ json_t *k8s_diff(const json_t *old_obj, const json_t *new_obj, unsigned flags)
 	json_t *out = json_array();
 	if (!out || !old_obj || !new_obj)
 		return out;
-	struct k8s_path p = {NULL, 0, 0, false};
+	/* the path buffer is kept from one diff to the next (one per write: no malloc each
+	 * time); single-threaded, and k8s_diff does not call itself */
+	static char *path_buf;
+	static size_t path_cap;
+	struct k8s_path p = {path_buf, 0, path_cap, false};
 	k8s_path_push(&p, 0, "", 0);
 	k8s_diff_walk(out, &p, old_obj, new_obj, 0, flags);
 	bool nomem = p.nomem;
-	free(p.s);
+	if (p.cap > K8S_PATH_KEEP) {
+		free(p.s); /* a pathological depth: not kept */
+		p.s = NULL;
+		p.cap = 0;
+	}
+	path_buf = p.s;
+	path_cap = p.cap;
 	if (nomem) {
 		json_decref(out);
 		return NULL;

@@ -31,6 +31,9 @@
  * this: arrays add a level). */
 #define K8S_SPARSE_MAX_DEPTH 16
 
+/* Entries of the field stack kept between calls (40 bytes each). */
+#define K8S_SPARSE_OCC_KEEP 4096
+
 /* First arena block: the trees hold the changed fields only, a few hundred bytes. */
 #define K8S_SPARSE_FIRST_BLOCK 4096
 
@@ -433,12 +436,22 @@ int k8s_value_decode_sparse(const uint8_t *nv, size_t nn, const uint8_t *ov, siz
 	struct k8s_arena *a = k8s_arena_begin(K8S_SPARSE_FIRST_BLOCK);
 	if (!a)
 		return EE_NOMEM;
-	struct k8s_sparse c = {.single = !has_old};
+	/* the field stack is kept from one call to the next (one per write: no malloc each
+	 * time); single-threaded, and this does not call itself */
+	static struct k8s_occ *occ_keep;
+	static size_t occ_keep_cap;
+	struct k8s_sparse c = {.single = !has_old, .occ = occ_keep, .cap = occ_keep_cap};
 	json_t *oa = has_old ? k8s_sparse_top(&c, avo, ko) : NULL;
 	json_t *ob = k8s_sparse_top(&c, avn, kn);
 	if (!c.w.nomem)
 		k8s_sparse_pair(&c, k8s_desc_of(avn, kn), ro, ron, rn, rnn, 0, K8S_LV_TOP, &oa, &ob);
-	free(c.occ);
+	if (c.cap > K8S_SPARSE_OCC_KEEP) {
+		free(c.occ); /* a message with a huge list: not kept */
+		c.occ = NULL;
+		c.cap = 0;
+	}
+	occ_keep = c.occ;
+	occ_keep_cap = c.cap;
 	int rc = c.w.nomem || !ob || (has_old && !oa) ? EE_NOMEM : 0;
 	if (rc == 0)
 		rc = k8s_sparse_value(ob, nn, redact, a, new_out);
