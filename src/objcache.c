@@ -18,7 +18,6 @@ struct objcache_entry {
 	uint64_t h;
 	int64_t rev;
 	size_t val_len;
-	uint64_t val_hash;
 	size_t ep_len, key_len;
 	size_t cost;                          /* estimated bytes of the entry, trees included */
 	struct k8s_value val;                 /* the cache's reference (k8s_value_ref) */
@@ -26,10 +25,10 @@ struct objcache_entry {
 	bool has_pair, pair_created, pair_has_old;
 	int64_t pair_old_rev;
 	size_t pair_old_len;
-	uint64_t pair_old_hash;
+	uint8_t *pair_old;                    /* a copy of the previous value's bytes */
 	size_t pair_cost;
 	struct objcache_pair pair;            /* the cache's reference to pair.diff */
-	char bytes[];                         /* ep then key */
+	char bytes[];                         /* ep, key, then the value */
 };
 
 struct objcache {
@@ -40,24 +39,14 @@ struct objcache {
 	struct objcache_stats st;
 };
 
-/* 64-bit mixing hash over bytes, 32 at a time in four independent lanes (the multiplies
- * overlap): it only needs to tell apart values that already share endpoint, key,
- * revision and length (none in a sane capture), and it runs over every value looked up. */
+/* 64-bit mixing hash over bytes, for the hash table of (endpoint, key, revision): short
+ * strings. Values are not hashed: they are compared byte for byte (a crafted capture can
+ * give two values one hash of this kind, and a hash over every value looked up cost as
+ * much as the compare of the few that share endpoint, key and revision). */
 static uint64_t oc_hash(uint64_t h, const uint8_t *p, size_t n)
 {
 	const uint64_t m = 0x9e3779b97f4a7c15ull;
-	uint64_t l[4] = {h, h ^ 0x6a09e667f3bcc909ull, h ^ 0xbb67ae8584caa73bull,
-			 h ^ 0x3c6ef372fe94f82bull};
 	size_t i = 0;
-	for (; i + 32 <= n; i += 32) {
-		for (int j = 0; j < 4; j++) {
-			uint64_t w;
-			memcpy(&w, p + i + 8 * j, 8);
-			l[j] = (l[j] ^ w) * m;
-			l[j] ^= l[j] >> 29;
-		}
-	}
-	h = l[0] ^ (l[1] * 3) ^ (l[2] * 5) ^ (l[3] * 7);
 	for (; i + 8 <= n; i += 8) {
 		uint64_t w;
 		memcpy(&w, p + i, 8);
@@ -96,6 +85,8 @@ static void oc_pair_drop(struct objcache *c, struct objcache_entry *e)
 		return;
 	json_decref(e->pair.diff);
 	e->pair.diff = NULL;
+	free(e->pair_old);
+	e->pair_old = NULL;
 	e->has_pair = false;
 	e->cost -= e->pair_cost;
 	c->st.bytes -= e->pair_cost;
@@ -105,6 +96,7 @@ static void oc_pair_drop(struct objcache *c, struct objcache_entry *e)
 static void oc_entry_free(struct objcache_entry *e)
 {
 	json_decref(e->pair.diff);
+	free(e->pair_old);
 	k8s_value_free(&e->val);
 	free(e);
 }
@@ -129,8 +121,8 @@ void objcache_key_init(struct objcache_key *k, const char *ep, size_t ep_len, co
 	k->key = key ? key : (const uint8_t *)"";
 	k->key_len = key ? key_len : 0;
 	k->rev = rev;
+	k->val = val ? val : (const uint8_t *)"";
 	k->val_len = val ? val_len : 0;
-	k->val_hash = oc_hash(0, val ? val : (const uint8_t *)"", k->val_len);
 	uint64_t h = oc_hash((uint64_t)rev, (const uint8_t *)k->ep, k->ep_len);
 	k->h = oc_hash(h, k->key, k->key_len);
 }
@@ -200,11 +192,12 @@ static void oc_trim(struct objcache *c, const struct objcache_entry *keep)
 	}
 }
 
-/* The entry matching k with the same value bytes (length and hash), moved to the front. */
+/* The entry matching k with the same value bytes, moved to the front. */
 static struct objcache_entry *oc_find(struct objcache *c, const struct objcache_key *k)
 {
 	struct objcache_entry *e = *oc_slot(c, k);
-	if (!e || e->val_len != k->val_len || e->val_hash != k->val_hash)
+	if (!e || e->val_len != k->val_len ||
+	    memcmp(e->bytes + e->ep_len + e->key_len, k->val, k->val_len) != 0)
 		return NULL;
 	if (c->head != e) {
 		oc_lru_unlink(c, e);
@@ -232,18 +225,20 @@ void objcache_put(struct objcache *c, const struct objcache_key *k, const struct
 	if (*slot)
 		oc_remove(c, slot);
 	size_t tree = v->arena ? k8s_value_mem(v) : v->obj ? OBJCACHE_TREE_FACTOR * k->val_len : 0;
-	size_t cost = sizeof(struct objcache_entry) + k->ep_len + k->key_len + tree;
+	/* sizes of buffers in memory: they cannot wrap in these sums */
+	size_t bytes = k->ep_len + k->key_len + k->val_len;
+	size_t cost = sizeof(struct objcache_entry) + bytes + tree;
 	if (cost > c->max_bytes)
 		return; /* would evict everything else: not worth keeping */
-	struct objcache_entry *e = calloc(1, sizeof *e + k->ep_len + k->key_len);
+	struct objcache_entry *e = calloc(1, sizeof *e + bytes);
 	if (!e)
 		return;
 	memcpy(e->bytes, k->ep, k->ep_len);
 	memcpy(e->bytes + k->ep_len, k->key, k->key_len);
+	memcpy(e->bytes + k->ep_len + k->key_len, k->val, k->val_len);
 	e->h = k->h;
 	e->rev = k->rev;
 	e->val_len = k->val_len;
-	e->val_hash = k->val_hash;
 	e->ep_len = k->ep_len;
 	e->key_len = k->key_len;
 	e->cost = cost;
@@ -262,7 +257,7 @@ static bool oc_pair_is(const struct objcache_entry *e, const struct objcache_key
 	if (!e->has_pair || e->pair_created != created || e->pair_has_old != (old_k != NULL))
 		return false;
 	return !old_k || (e->pair_old_rev == old_k->rev && e->pair_old_len == old_k->val_len &&
-			  e->pair_old_hash == old_k->val_hash);
+			  memcmp(e->pair_old, old_k->val, old_k->val_len) == 0);
 }
 
 bool objcache_pair_get(struct objcache *c, const struct objcache_key *new_k,
@@ -292,6 +287,15 @@ void objcache_pair_put(struct objcache *c, const struct objcache_key *new_k,
 	if (!e || e->val.obj != new_obj)
 		return;
 	oc_pair_drop(c, e);
+	uint8_t *old = NULL;
+	if (old_k) {
+		/* malloc(0) may return NULL: one byte more */
+		old = malloc(old_k->val_len + 1);
+		if (!old)
+			return;
+		memcpy(old, old_k->val, old_k->val_len);
+	}
+	e->pair_old = old;
 	e->pair = *p;
 	json_incref(e->pair.diff);
 	e->has_pair = true;
@@ -299,8 +303,8 @@ void objcache_pair_put(struct objcache *c, const struct objcache_key *new_k,
 	e->pair_has_old = old_k != NULL;
 	e->pair_old_rev = old_k ? old_k->rev : 0;
 	e->pair_old_len = old_k ? old_k->val_len : 0;
-	e->pair_old_hash = old_k ? old_k->val_hash : 0;
-	e->pair_cost = p->diff ? json_array_size(p->diff) * OBJCACHE_DIFF_ENTRY_BYTES : 0;
+	e->pair_cost = (p->diff ? json_array_size(p->diff) * OBJCACHE_DIFF_ENTRY_BYTES : 0) +
+		       e->pair_old_len;
 	e->cost += e->pair_cost;
 	c->st.bytes += e->pair_cost;
 	oc_trim(c, e);

@@ -5,8 +5,9 @@
  *
  * An entry is keyed by (etcd server endpoint, key bytes, mod_revision): a revision names
  * one value of a key within one etcd cluster, and the endpoint stands for the cluster (two
- * clusters in one capture reuse revisions). The value's length and a hash of its bytes are
- * checked too, so a mismatch is a miss, never a wrong answer.
+ * clusters in one capture reuse revisions). The value's bytes are compared too (an entry
+ * keeps a copy; a pair, one of its previous value's), so a mismatch is a miss, never a
+ * wrong answer, even for a capture crafted to break a hash.
  *
  * Ownership: the cache holds one jansson reference to each cached tree (value and diff);
  * a caller that gets a hit receives its own reference (json_incref) and drops it with
@@ -33,15 +34,15 @@
 
 struct objcache;
 
-/* What identifies a value; fill with objcache_key_init (hashes are computed once). */
+/* What identifies a value; fill with objcache_key_init (the hash is computed once). */
 struct objcache_key {
 	const char *ep;
 	size_t ep_len;
 	const uint8_t *key;
 	size_t key_len;
 	int64_t rev;
+	const uint8_t *val;
 	size_t val_len;
-	uint64_t val_hash;
 	uint64_t h; /* of (ep, key, rev) */
 };
 
@@ -64,7 +65,7 @@ struct objcache *objcache_new(size_t max_entries, size_t max_bytes);
 void objcache_free(struct objcache *c);
 
 /* Borrows every pointer until the key is no longer used. val: the raw value bytes
- * (hashed, not kept). */
+ * (compared with an entry's copy; copied by objcache_put and objcache_pair_put). */
 void objcache_key_init(struct objcache_key *k, const char *ep, size_t ep_len, const uint8_t *key,
 		       size_t key_len, int64_t rev, const uint8_t *val, size_t val_len);
 
