@@ -382,6 +382,88 @@ static uint8_t *configmap(const char *b_value, const char *mf_time_day, size_t *
 	return out.p;
 }
 
+/* A ConfigMap value ("k8s\0", TypeMeta, raw) around raw object bytes. */
+static uint8_t *wrap_configmap(const uint8_t *raw, size_t raw_n, size_t *out_n)
+{
+	static const uint8_t tm[] = {0x0a, 0x0f, 0x0a, 0x02, 'v', '1', 0x12, 0x09, 'C', 'o', 'n',
+				     'f', 'i', 'g', 'M', 'a', 'p'};
+	struct buf out = {0};
+	buf_put(&out, "k8s", 4);
+	buf_put(&out, tm, sizeof tm);
+	put_varint(&out, 2 << 3 | 2);
+	put_varint(&out, raw_n);
+	buf_put(&out, raw, raw_n);
+	*out_n = out.n;
+	return out.p;
+}
+
+/* Encodings the API server does not write but a capture may hold: overlong varints (equal
+ * values, different bytes), repeated or unsorted map keys, entries without a key or with
+ * the value first, a message field twice, unknown fields, wire types the schema does not
+ * give. Each against a plain version, both ways and alone. */
+static void test_odd_encodings(void)
+{
+	/* metadata {name: "cm", uid: "u1"}; data {a: 1, b: 2} */
+#define META 0x0a, 0x08, 0x0a, 0x02, 'c', 'm', 0x2a, 0x02, 'u', '1'
+#define ENTRY(k, v) 0x12, 0x06, 0x0a, 0x01, k, 0x12, 0x01, v
+	static const uint8_t base[] = {META, ENTRY('a', '1'), ENTRY('b', '2')};
+	static const uint8_t overlong_tag[] = {META, 0x92, 0x00, 0x06, 0x0a, 0x01, 'a', 0x12, 0x01,
+					       '1', ENTRY('b', '3')};
+	static const uint8_t overlong_len[] = {0x0a, 0x88, 0x00, 0x0a, 0x02, 'c', 'm', 0x2a, 0x02,
+					       'u', '1', ENTRY('a', '1'), ENTRY('b', '3')};
+	static const uint8_t overlong_inner[] = {META, 0x12, 0x07, 0x0a, 0x81, 0x00, 'a', 0x12,
+						 0x01, '1', ENTRY('b', '2')};
+	static const uint8_t dup_key[] = {META, ENTRY('a', '1'), ENTRY('a', '9'), ENTRY('b', '2')};
+	static const uint8_t unsorted[] = {META, ENTRY('b', '2'), ENTRY('a', '1')};
+	static const uint8_t value_first[] = {META, 0x12, 0x06, 0x12, 0x01, '1', 0x0a, 0x01, 'a',
+					      ENTRY('b', '5')};
+	static const uint8_t no_key[] = {META, 0x12, 0x03, 0x12, 0x01, '7', ENTRY('a', '1'),
+					 ENTRY('b', '2')};
+	static const uint8_t bad_key[] = {META, ENTRY(0xff, '1'), ENTRY('b', '2')};
+	static const uint8_t meta_twice[] = {META, 0x0a, 0x04, 0x2a, 0x02, 'u', '2',
+					     ENTRY('a', '1'), ENTRY('b', '2')};
+	static const uint8_t unknown[] = {META, ENTRY('a', '1'), ENTRY('b', '2'), 0x4a, 0x01, 'x'};
+	static const uint8_t data_varint[] = {META, 0x10, 0x05, ENTRY('b', '2')};
+	static const uint8_t empty_meta[] = {0x0a, 0x00, ENTRY('a', '1'), ENTRY('b', '2')};
+#undef META
+#undef ENTRY
+	static const struct {
+		const char *name;
+		const uint8_t *raw;
+		size_t n;
+	} odd[] = {
+		{"overlong tag", overlong_tag, sizeof overlong_tag},
+		{"overlong length", overlong_len, sizeof overlong_len},
+		{"overlong inner", overlong_inner, sizeof overlong_inner},
+		{"duplicate key", dup_key, sizeof dup_key},
+		{"unsorted keys", unsorted, sizeof unsorted},
+		{"value first", value_first, sizeof value_first},
+		{"no key", no_key, sizeof no_key},
+		{"bad key", bad_key, sizeof bad_key},
+		{"metadata twice", meta_twice, sizeof meta_twice},
+		{"unknown field", unknown, sizeof unknown},
+		{"data as varint", data_varint, sizeof data_varint},
+		{"empty metadata", empty_meta, sizeof empty_meta},
+	};
+	size_t bn;
+	uint8_t *b = wrap_configmap(base, sizeof base, &bn);
+	for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+		size_t on;
+		uint8_t *o = wrap_configmap(odd[i].raw, odd[i].n, &on);
+		expect_same(odd[i].name, b, bn, true, o, on, false);
+		expect_same(odd[i].name, o, on, true, b, bn, true);
+		expect_same(odd[i].name, NULL, 0, false, o, on, false);
+		for (size_t j = 0; j < i; j++) {
+			size_t pn;
+			uint8_t *p = wrap_configmap(odd[j].raw, odd[j].n, &pn);
+			expect_same(odd[i].name, p, pn, true, o, on, false);
+			free(p);
+		}
+		free(o);
+	}
+	free(b);
+}
+
 /* The trees are sparse: only the changed entry and the fields always read. */
 static void test_sparse_trees(void)
 {
@@ -428,6 +510,7 @@ static void test_sparse_trees(void)
 int main(void)
 {
 	test_sparse_trees();
+	test_odd_encodings();
 	test_other_encodings();
 	test_fixture_versions();
 	return unit_summary("test_k8s_sparse");
