@@ -381,6 +381,17 @@ static void corpus_raw(void)
 		R(EM_RANGE, TCP_C2S, "\x28\x80\x80\x80\x80\x10"),          /* enum: bit 32 dropped */
 		R(EM_RANGE, TCP_C2S, "\x88\x00\x05"),                      /* non-minimal tag */
 		R(EM_RANGE, TCP_C2S, "\x0a\x81\x00" "a"),                  /* non-minimal length */
+		R(EM_RANGE, TCP_C2S, "\x8a\x80\x80\x80\x00\x01" "a"),      /* 5-byte tag: the most */
+		R(EM_RANGE, TCP_C2S, "\x8a\x80\x80\x80\x80\x00\x01" "a"),  /* 6-byte tag */
+		R(EM_RANGE, TCP_C2S, "\x88\x80\x80\x80\x40\x05"),          /* field 2^31 + 1 */
+		R(EM_RANGE, TCP_C2S, "\x0a\x81\x80\x80\x80\x00" "a"),      /* 5-byte length */
+		R(EM_RANGE, TCP_C2S, "\x0a\x81\x80\x80\x80\x80\x00" "a"),  /* 6-byte length */
+		R(EM_RANGE, TCP_C2S, "\x0a\xff\xff\xff\xff\x07"),          /* length 2^35 - 1 */
+		R(EM_RANGE, TCP_C2S, "\x0a\x80\x80\x80\x80\x08"),          /* length 2^31 */
+		R(EM_RANGE, TCP_C2S, "\x18\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f"), /* bits > 64 */
+		R(EM_RANGE, TCP_C2S, "\x0a"),                              /* length missing */
+		R(EM_RANGE, TCP_C2S, "\x18"),                              /* varint missing */
+		R(EM_RANGE, TCP_C2S, "\x18\x80"),                          /* varint cut */
 		R(EM_RANGE, TCP_C2S, "\x18\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"), /* 11 bytes */
 		R(EM_RANGE, TCP_C2S, "\x70\x01"),                          /* unknown field 14 */
 		R(EM_RANGE, TCP_C2S, "\x1a\x00"),                          /* wire type mismatch */
