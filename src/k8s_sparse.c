@@ -114,7 +114,11 @@ static void k8s_sparse_whole(struct k8s_sparse *c, const ProtobufCMessageDescrip
 }
 
 /* Decodes the fields [i, j) of the stack into obj, a message of type d, as the full walk
- * does (they parsed already: only running out of memory can fail). */
+ * does (they parsed already: only running out of memory can fail). The one other way
+ * k8s_pb_field can stop a message is a malformed packed repeated scalar (K8S_FIELD_BAD,
+ * then "#truncated"); proto/k8s.proto declares no packed scalars, so it cannot happen
+ * here. A schema that adds one must make k8s_scan check its payload and fall back to the
+ * whole walk, or the two decodings would part (review note, helper-28). */
 static void k8s_full_run(struct k8s_sparse *c, const ProtobufCMessageDescriptor *d, json_t *obj,
 			 size_t i, size_t j, int depth)
 {

@@ -1212,8 +1212,10 @@ int k8s_value_decode_arena(const uint8_t *v, size_t n, bool redact, struct k8s_v
 		return EE_NOMEM;
 	}
 	a->refs = 1;
-	/* the tree takes a few times the value's bytes: one block for most values */
-	a->next_cap = n < SIZE_MAX / 32 ? 16 * n + 2048 : K8S_PAGE;
+	/* the tree takes a few times the value's bytes: one block for most values; from
+	 * 16 KiB values on, blocks start at 256 KiB and double (a 16 MiB value asked for a
+	 * 256 MiB block at once, and registered its 65 536 pages) */
+	a->next_cap = n < (16u << 10) ? 16 * n + 2048 : 256u << 10;
 	k8s_arena_active = a;
 	int rc = k8s_value_decode(v, n, out);
 	if (rc == 0 && out->obj && redact)
