@@ -893,6 +893,17 @@ int hpack_decoder_learn(struct hpack_decoder *d, uint64_t unknown_id, const char
 		return hp_learn_patch(d, unknown_id, name, nl);
 	}
 
+	/* Copied first: name and value may be a field's views of a learned name (from the emit
+	 * callback), which forgetting entries or renaming below frees. */
+	char *buf = malloc(nl + vl + 2);
+	if (!buf)
+		return EE_NOMEM;
+	memcpy(buf, name, nl);
+	buf[nl] = '\0';
+	if (value)
+		memcpy(buf + nl + 1, value, vl);
+	buf[nl + 1 + vl] = '\0';
+
 	struct hp_learned *l = (struct hp_learned *)hp_learned_find(d, unknown_id);
 	if (!l && d->nlearned == HPACK_MAX_LEARNED) {
 		/* Forget entries that can no longer be in the table, then retry. */
@@ -904,27 +915,23 @@ int hpack_decoder_learn(struct hpack_decoder *d, uint64_t unknown_id, const char
 				free(d->learned[i].name);
 		}
 		d->nlearned = j;
-		if (d->nlearned == HPACK_MAX_LEARNED)
+		if (d->nlearned == HPACK_MAX_LEARNED) {
+			free(buf);
 			return EE_LIMIT;
+		}
 	}
 	if (!l && d->nlearned == d->learned_cap) {
 		size_t ncap = d->learned_cap ? d->learned_cap * 2 : 8;
 		if (ncap > HPACK_MAX_LEARNED)
 			ncap = HPACK_MAX_LEARNED;
 		struct hp_learned *nl2 = realloc(d->learned, ncap * sizeof(*nl2));
-		if (!nl2)
+		if (!nl2) {
+			free(buf);
 			return EE_NOMEM;
+		}
 		d->learned = nl2;
 		d->learned_cap = ncap;
 	}
-	char *buf = malloc(nl + vl + 2);
-	if (!buf)
-		return EE_NOMEM;
-	memcpy(buf, name, nl);
-	buf[nl] = '\0';
-	if (value)
-		memcpy(buf + nl + 1, value, vl);
-	buf[nl + 1 + vl] = '\0';
 	if (!l)
 		l = &d->learned[d->nlearned++];
 	else
@@ -934,5 +941,5 @@ int hpack_decoder_learn(struct hpack_decoder *d, uint64_t unknown_id, const char
 	l->name_len = nl;
 	l->value = value ? buf + nl + 1 : NULL;
 	l->value_len = vl;
-	return hp_learn_patch(d, unknown_id, name, nl);
+	return hp_learn_patch(d, unknown_id, buf, nl);
 }

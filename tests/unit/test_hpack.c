@@ -1052,9 +1052,6 @@ static int cache_run(const struct cblock *bl, int nbl, int from, bool exact, uin
 	return bad;
 }
 
-/* RFC 7541 C.3 and C.4 requests with indexed-only blocks repeated between them: "82 86 84
- * be" means :authority www.example.com before the second request and cache-control no-cache
- * after it, so a replay that ignored the table change would show. */
 /* HPACK_MAX_LEARNED names at once, no more while all their entries may still be in the
  * table; renaming a known id still works at the limit. */
 static void test_learned_limit(void)
@@ -1077,6 +1074,52 @@ static void test_learned_limit(void)
 	hpack_decoder_free(d);
 }
 
+/* learn() called from the emit callback with the field's own name, which for a learned
+ * entry is the decoder's NUL-terminated copy. Naming a new id at HPACK_MAX_LEARNED forgets the
+ * names of entries that can no longer be in the table, that copy among them: the name must be
+ * read before (ASan: heap-use-after-free otherwise). */
+struct alias_ctx {
+	struct hpack_decoder *d;
+	int calls, rc;
+};
+
+static void alias_learn(void *ctx, const struct hpack_field *f)
+{
+	struct alias_ctx *a = ctx;
+	a->calls++;
+	if (f->flags & HPACK_F_LEARNED)
+		a->rc = hpack_decoder_learn(a->d, 5, (const char *)f->name, NULL);
+}
+
+static void test_learn_name_alias(void)
+{
+	struct hpack_decoder *d = hpack_decoder_new(false);
+	struct alias_ctx a = {.d = d, .rc = 1};
+	struct flist l = {.n = 0};
+	char name[16];
+	int ok = 0;
+	hpack_decoder_set_max_table(d, HPACK_MAX_TABLE);
+	for (uint64_t id = 6; id < 6 + 256; id++) { /* HPACK_MAX_LEARNED names, not id 5 */
+		snprintf(name, sizeof name, "n%llu", (unsigned long long)id);
+		ok += hpack_decoder_learn(d, id, name, "v") == 0;
+	}
+	CHECK_EQ_INT(ok, 256);
+	/* size update to 256: at most 8 pre-capture entries are left, so ids past 8 are gone */
+	CHECK_EQ_INT(decode_hex(d, "3f e1 01", &l), 0);
+	uint8_t blk[] = {0xff, 0x86, 0x01}; /* index 61 + 200: pre-capture 200, "n200" */
+	CHECK_EQ_INT(hpack_decode_block(d, blk, sizeof blk, alias_learn, &a), 1);
+	CHECK_EQ_INT(a.calls, 1);
+	CHECK_EQ_INT(a.rc, 0);
+	CHECK_EQ_INT(decode_hex(d, "c2", &l), 1); /* index 61 + 5 */
+	CHECK(l.n == 1 && !strcmp(l.f[0].name, "n200") && l.f[0].id == 5 &&
+	      l.f[0].flags == (HPACK_F_LEARNED | HPACK_F_UNKNOWN_VALUE));
+	flist_clear(&l);
+	hpack_decoder_free(d);
+}
+
+/* RFC 7541 C.3 and C.4 requests with indexed-only blocks repeated between them: "82 86 84
+ * be" means :authority www.example.com before the second request and cache-control no-cache
+ * after it, so a replay that ignored the table change would show. */
 static void test_cache_rfc(void)
 {
 	static const char *idx1 = "8286 84be", *idx2 = "bebf 82";
@@ -1135,6 +1178,7 @@ int main(void)
 	test_static_table();
 	test_against_nghttp2();
 	test_learned_limit();
+	test_learn_name_alias();
 	test_cache_rfc();
 	test_cache_differential();
 	return unit_summary("test_hpack");
