@@ -59,7 +59,8 @@ void hpack_decoder_set_max_table(struct hpack_decoder *d, uint32_t size);
 
 /* Names a pre-capture entry. Returns 0, or EE_MALFORMED when the id is unknown/evicted.
  * value may be NULL when only the name is known (the value then stays UNKNOWN_VALUE). May be
- * called from the emit callback; the field's views are not valid after it. */
+ * called from the emit callback, even with the field's own views as name or value when they
+ * are NUL-terminated (learned names are); the field's views are not valid after it. */
 int hpack_decoder_learn(struct hpack_decoder *d, uint64_t unknown_id, const char *name,
 			const char *value);
 
