@@ -78,8 +78,11 @@ static int fz_equal(const struct fz_list *a, const struct fz_list *b)
 		if (x->nlen != y->nlen || x->vlen != y->vlen || x->flags != y->flags ||
 		    x->unknown_id != y->unknown_id)
 			return 0;
-		if (memcmp(a->buf + (uintptr_t)x->name, b->buf + (uintptr_t)y->name, x->nlen) ||
-		    memcmp(a->buf + (uintptr_t)x->value, b->buf + (uintptr_t)y->value, x->vlen))
+		/* empty fields keep no bytes: the buffers may still be NULL */
+		if ((x->nlen &&
+		     memcmp(a->buf + (uintptr_t)x->name, b->buf + (uintptr_t)y->name, x->nlen)) ||
+		    (x->vlen &&
+		     memcmp(a->buf + (uintptr_t)x->value, b->buf + (uintptr_t)y->value, x->vlen)))
 			return 0;
 	}
 	return 1;
