@@ -53,6 +53,7 @@ struct why_watch {
 	uint8_t key[256], end[256];
 	size_t key_len, end_len;
 	int64_t start_revision;
+	int64_t created_revision; /* header revision of the "created" response, 0: not seen */
 	ee_ts created_ts;
 	bool canceled;
 	int64_t compact_revision;
@@ -435,6 +436,8 @@ static void why_record(struct app *a, const struct etcd_record *r, const struct 
 			copy_range(w, &wa->range);
 			if (!w->created_ts && wa->event == RW_CREATED)
 				w->created_ts = r->c.ts;
+			if (!w->created_revision && wa->event == RW_CREATED)
+				w->created_revision = wa->revision;
 			if (wa->event == RW_CANCELED) {
 				w->canceled = true;
 				w->canceled_ts = r->c.ts;
@@ -506,15 +509,25 @@ static int outcome_rank(enum why_outcome o)
 	return o == WO_REPLACED ? 0 : (int)o;
 }
 
+/* The first revision whose events the watch sends: its start revision; for start revision
+ * 0 ("from now"), the one after the revision etcd was at when it created the watch (the
+ * "created" response's header); 0 when neither was captured. */
+static int64_t first_revision(const struct why_watch *w)
+{
+	if (w->start_revision)
+		return w->start_revision;
+	return w->created_revision ? w->created_revision + 1 : 0;
+}
+
 /* Could this watch send the write's event: it did, or it started at or before the write.
- * Start revision 0 is "from now": then its creation time tells. */
+ * Without either revision, its creation time tells. */
 static bool could_deliver(const struct why_watch *w, const struct why_attempt *applied)
 {
 	for (int d = 0; d < w->ndel; d++)
 		if (w->del[d].revision == applied->revision)
 			return true;
-	if (w->start_revision)
-		return w->start_revision <= applied->revision;
+	if (first_revision(w))
+		return first_revision(w) <= applied->revision;
 	return w->created_ts && w->created_ts <= applied->ts;
 }
 
@@ -553,7 +566,7 @@ static enum why_outcome watch_outcome(const struct why_state *s, const struct wh
 		}
 	if (w->canceled)
 		return w->compact_revision ? WO_COMPACTED : WO_CANCELED;
-	if (w->start_revision > applied->revision) {
+	if (first_revision(w) > applied->revision) {
 		*via = list_before(s, w, applied);
 		return *via >= 0 ? WO_LISTED : WO_STARTED_LATE;
 	}
@@ -683,10 +696,10 @@ static void why_verdict(struct why_state *s, char *v, size_t n, const char **cod
 		const struct why_list *li = &s->lists[worst->via_list - 1];
 		char lt[80], how[300];
 		fmt_ts(li->ts, lt, sizeof lt);
-		if (worst->start_revision == li->revision + 1)
+		if (worst->start_revision && worst->start_revision == li->revision + 1)
 			snprintf(how, sizeof how, "that %s resumed from", wn);
 		else
-			snprintf(how, sizeof how, "before %s started at revision %" PRId64, wn, worst->start_revision);
+			snprintf(how, sizeof how, "before %s started at revision %" PRId64, wn, first_revision(worst));
 		*code = "delivered";
 		l = snprintf(v, n, "delivered through the %s at revision %" PRId64 " (%s) %s: the write at revision %"
 			     PRId64 " came before the watch, and the API server read it with the %s",
@@ -738,9 +751,15 @@ static void why_verdict(struct why_state *s, char *v, size_t n, const char **cod
 		break;
 	case WO_STARTED_LATE:
 		*code = "watch-started-late";
-		l = snprintf(v, n, "%s started at revision %" PRId64 ", after the write at revision %" PRId64
-			       ": the event is never sent on it",
-			 wn, worst->start_revision, applied->revision);
+		if (worst->start_revision)
+			l = snprintf(v, n, "%s started at revision %" PRId64 ", after the write at revision %"
+				     PRId64 ": the event is never sent on it",
+				     wn, worst->start_revision, applied->revision);
+		else
+			l = snprintf(v, n, "%s started at revision %" PRId64 " (a watch from now, created when "
+				     "etcd was at revision %" PRId64 "), after the write at revision %" PRId64
+				     ": the event is never sent on it",
+				     wn, first_revision(worst), worst->created_revision, applied->revision);
 		break;
 	default:
 		*code = "not-delivered";
@@ -807,6 +826,8 @@ static void why_finish(struct app *a)
 			}
 			if (ww->range_known) /* the start revision comes with the range, from the create */
 				jw_ki64(w, "start_revision", ww->start_revision);
+			if (ww->created_revision) /* a watch from revision 0 starts after it */
+				jw_ki64(w, "created_revision", ww->created_revision);
 			if (ww->created_ts) { jw_key(w, "created_ts"); jw_ts(w, ww->created_ts); }
 			jw_kbool(w, "canceled", ww->canceled);
 			if (ww->canceled) { jw_key(w, "canceled_ts"); jw_ts(w, ww->canceled_ts); }

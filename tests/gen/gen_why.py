@@ -172,9 +172,11 @@ def derive_nocreate(path, exp):
     print("%s: %d bytes (derived)" % (dst, os.path.getsize(dst)))
 
 
-def story_late(env, api):
+def story_late(env, api, from_now=False):
     """The write happens first; the watcher starts afterwards with a start_revision past
-    the write, so the event is never delivered (a later, unrelated write is)."""
+    the write, so the event is never delivered (a later, unrelated write is).  from_now:
+    the watch asks for start_revision 0 ("from now"), which etcd starts after its current
+    revision, the write's."""
     setup(api)
     obj = cma_created(5)
     rev0 = api.create("kubectl-client-side-apply", CMA_KEY, obj)
@@ -182,7 +184,7 @@ def story_late(env, api):
     assert ok
     time.sleep(0.1)
     ws = WatchStream(api)
-    start = rev1 + 1
+    start = 0 if from_now else rev1 + 1
     wid = ws.watch(CMA_PREFIX, start_revision=start)
     other = "/registry/demo.mycompany.com/configmapapps/demo/other-app"
     o2 = cma_created(30)
@@ -193,6 +195,11 @@ def story_late(env, api):
     time.sleep(QUIET)
     ws.close()
     return {"verdict": "watch-started-late", "write_revision": rev1, "watch_id": wid, "start_revision": start}
+
+
+def story_late_now(env, api):
+    """story_late with a watch from revision 0 ("from now")."""
+    return story_late(env, api, from_now=True)
 
 
 def story_delivered(env, api):
@@ -407,6 +414,7 @@ STORIES = {
     "compacted": story_compacted, "late": story_late, "delivered": story_delivered,
     "delivered-late": story_delivered_late, "two-watches": story_two_watches,
     "two-watches-compacted": story_two_watches_compacted, "relist": story_relist,
+    "late-now": story_late_now,
 }
 
 
