@@ -91,7 +91,7 @@ struct why_state {
 	int natt;
 	struct why_watch w[WHY_MAX_WATCHES];
 	int nw;
-	ee_ts last_ts;
+	ee_ts last_ts;       /* the last record's time; at the end, the last packet's */
 	ee_ts reads[64]; /* Range requests that read the object itself, newest kept */
 	int nreads;
 	struct why_list lists[WHY_MAX_LISTS]; /* covering the key (or all, while it is unknown), newest kept */
@@ -744,11 +744,16 @@ static void why_verdict(struct why_state *s, char *v, size_t n, const char **cod
 		}
 		break;
 	}
-	case WO_CANCELED:
+	case WO_CANCELED: {
 		*code = "watch-canceled";
-		l = snprintf(v, n, "%s was canceled%s%s before the write", wn,
-			 worst->cancel_reason[0] ? ": " : "", worst->cancel_reason);
+		char ct[80];
+		fmt_ts(worst->canceled_ts, ct, sizeof ct);
+		l = snprintf(v, n, "%s was canceled%s%s%s at %s, before the write at revision %" PRId64
+			     ", and not replaced: the event was sent on no watch of its API server", wn,
+			     worst->cancel_reason[0] ? " (" : "", worst->cancel_reason,
+			     worst->cancel_reason[0] ? ")" : "", ct, applied->revision);
 		break;
+	}
 	case WO_STARTED_LATE:
 		*code = "watch-started-late";
 		if (worst->start_revision)
@@ -764,7 +769,9 @@ static void why_verdict(struct why_state *s, char *v, size_t n, const char **cod
 	default:
 		*code = "not-delivered";
 		l = snprintf(v, n, "%s covers the key but no event for revision %" PRId64
-			       " was delivered in the %.1f s the capture ran after the write",
+			       " was delivered in the %.1f s the capture ran after the write; etcd may "
+			       "still hold it in the stream's send queue (a watcher that reads slowly): "
+			       "capture longer to tell",
 			 wn, applied->revision, (double)(s->last_ts - applied->ts) / 1e6);
 		break;
 	}
@@ -780,6 +787,10 @@ static void why_finish(struct app *a)
 	struct why_state *s = a->cmd_state;
 	char verdict[1024];
 	const char *code = "";
+	/* how long the capture ran: to its last packet, not its last record (a watch that
+	 * got nothing after the write leaves no record behind it) */
+	if (a->last_ts > s->last_ts)
+		s->last_ts = a->last_ts;
 	why_verdict(s, verdict, sizeof verdict, &code);
 	struct out *o = &a->out;
 	char t[80];

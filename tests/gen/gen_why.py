@@ -244,14 +244,16 @@ SLOW_CHUNK, SLOW_PAUSE, SLOW_BUF = 1024, 0.05, 8 * 1024
 BURST, BURST_SIZE = 6, 8 * 1024
 
 
-def slow_consumer_write(env, api, obj, rev0, story, fast=None):
+def slow_consumer_write(env, api, obj, rev0, story, fast=None, wait=True):
     """The delivered-late setup: a second API server whose etcd connection goes through
     harness.SlowProxy (read at ~20 KB/s, like a CPU-starved apiserver) watches the object's
     prefix and /registry/configmaps/ on one Watch stream; a Helm install creates BURST large
     ConfigMaps, then kubectl-patch updates the object, whose event waits in etcd's send
     queue behind them (TCP and HTTP/2 flow control): the delay is on the captured etcd side
     of the proxy.  With `fast` (a watch of the writing API server), checks that it got the
-    event at once.  Returns (write revision, slow watch id, prompt delay or None, late delay)."""
+    event at once.  wait=False: the capture ends QUIET after the write, while the event is
+    still queued (it would take ~2 s).  Returns (write revision, slow watch id, prompt delay
+    or None, late delay or None)."""
     px = harness.SlowProxy(env, chunk=SLOW_CHUNK, pause=SLOW_PAUSE, buf=SLOW_BUF)
     try:
         slow = Api(env, env.client(port=px.port))
@@ -270,13 +272,17 @@ def slow_consumer_write(env, api, obj, rev0, story, fast=None):
             if not fast.wait_event(CMA_KEY, rev1, timeout=5):
                 raise RuntimeError("%s: the direct watch never got revision %d" % (story, rev1))
             prompt = time.time() - t_write
-        if not ws.wait_event(CMA_KEY, rev1, timeout=30):
-            raise RuntimeError("%s: event for revision %d never came" % (story, rev1))
-        late = time.time() - t_write
-        # the wire delay is this less the proxy's own buffers (~0.3 s)
-        if late < 1.8 or (prompt is not None and prompt > 0.5):
-            raise RuntimeError("%s: direct after %s s, slow after %.2f s" % (story, prompt, late))
+        late = None
+        if wait:
+            if not ws.wait_event(CMA_KEY, rev1, timeout=30):
+                raise RuntimeError("%s: event for revision %d never came" % (story, rev1))
+            late = time.time() - t_write
+            # the wire delay is this less the proxy's own buffers (~0.3 s)
+            if late < 1.8 or (prompt is not None and prompt > 0.5):
+                raise RuntimeError("%s: direct after %s s, slow after %.2f s" % (story, prompt, late))
         time.sleep(QUIET)
+        if not wait and ws.wait_event(CMA_KEY, rev1, timeout=0):
+            raise RuntimeError("%s: the event came within %.1f s" % (story, QUIET))
         ws.close()
     finally:
         px.close()
@@ -293,6 +299,33 @@ def story_delivered_late(env, api):
     rev1, wid, _, late = slow_consumer_write(env, api, obj, rev0, "delivered-late")
     return {"verdict": "delivered-late", "write_revision": rev1, "watch_id": wid,
             "client_delay_s": round(late, 1)}
+
+
+def story_not_delivered(env, api):
+    """The slow-consumer API server of delivered-late, but the capture ends QUIET after the
+    write, while the event still waits in etcd's send queue: the watch covers the key and
+    nothing for the write is on the wire yet."""
+    setup(api)
+    obj = cma_created(5)
+    rev0 = api.create("kubectl-client-side-apply", CMA_KEY, obj)
+    rev1, wid, _, _ = slow_consumer_write(env, api, obj, rev0, "not-delivered", wait=False)
+    return {"verdict": "not-delivered", "write_revision": rev1, "watch_id": wid}
+
+
+def story_canceled(env, api):
+    """The informer stops (its watch is canceled) before kubectl-patch writes; no other
+    watch covers the key, so the event is sent to nobody."""
+    setup(api)
+    obj = cma_created(5)
+    rev0 = api.create("kubectl-client-side-apply", CMA_KEY, obj)
+    ws, wid = informer_start(api, CMA_PREFIX)
+    ws.cancel(wid)
+    assert ws.wait_canceled(wid)
+    ok, rev1, _ = api.update("kubectl-patch", CMA_KEY, cma_patch_replicas(obj, 20, 5), rev0)
+    assert ok
+    time.sleep(QUIET)
+    ws.close()
+    return {"verdict": "watch-canceled", "write_revision": rev1, "watch_id": wid}
 
 
 def story_two_watches(env, api):
@@ -414,7 +447,7 @@ STORIES = {
     "compacted": story_compacted, "late": story_late, "delivered": story_delivered,
     "delivered-late": story_delivered_late, "two-watches": story_two_watches,
     "two-watches-compacted": story_two_watches_compacted, "relist": story_relist,
-    "late-now": story_late_now,
+    "late-now": story_late_now, "not-delivered": story_not_delivered, "canceled": story_canceled,
 }
 
 
