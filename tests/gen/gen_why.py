@@ -436,6 +436,61 @@ def story_relist(env, api):
             "list_revision": list_rev, "list_objects": len(kvs), "start_revision": start}
 
 
+# relist-same-host / relist-other-host: API servers told apart by their address, as in a
+# real control plane (each API server host has its own), through harness.SlowProxy with a
+# source address and no pacing.
+HOST_A, HOST_B = "127.0.0.5", "127.0.0.6"
+
+
+def relist_across_connections(env, api, list_host, story):
+    """The write happens first; then an informer LISTs the prefix (at R >= W) on one
+    connection, from list_host, and watches from R+1 on another connection, from HOST_A: an
+    API server opens more than one connection to etcd, so a LIST and the WATCH that resumes
+    from it need not share one.  A later create of third-app is delivered on the watch."""
+    setup(api)
+    obj = cma_created(5)
+    rev0 = api.create("kubectl-client-side-apply", CMA_KEY, obj)
+    ok, rev1, _ = api.update("kubectl-patch", CMA_KEY, cma_patch_replicas(obj, 20, 5), rev0)
+    assert ok
+    time.sleep(0.1)
+    pxs = [harness.SlowProxy(env, chunk=1 << 20, pause=0, src=h) for h in (list_host, HOST_A)]
+    try:
+        lister = Api(env, env.client(port=pxs[0].port))
+        watcher = Api(env, env.client(port=pxs[1].port))
+        kvs, list_rev = lister.list_paged("kube-apiserver", CMA_PREFIX, 500)
+        if list_rev < rev1 or not any(bytes(kv.key) == CMA_KEY.encode() for kv in kvs):
+            raise RuntimeError("%s: the LIST at %d does not hold the object" % (story, list_rev))
+        ws = WatchStream(watcher)
+        start = list_rev + 1
+        wid = ws.watch(CMA_PREFIX, start_revision=start)
+        rev3 = api.create("kubectl-client-side-apply", THIRD_KEY,
+                          cma_named("third-app", 40, "00000000-0000-4000-8000-0000000000bb"))
+        if not ws.wait_event(THIRD_KEY, rev3):
+            raise RuntimeError("%s: the watch never got revision %d" % (story, rev3))
+        time.sleep(QUIET)
+        ws.close()
+    finally:
+        for px in pxs:
+            px.close()
+    return rev1, wid, list_rev, start
+
+
+def story_relist_same_host(env, api):
+    """The informer's LIST and WATCH on two connections of one API server (one address):
+    the object reached it with the LIST: delivered (by list)."""
+    rev1, wid, list_rev, start = relist_across_connections(env, api, HOST_A, "relist-same-host")
+    return {"verdict": "delivered", "write_revision": rev1, "watch_id": wid,
+            "list_revision": list_rev, "start_revision": start}
+
+
+def story_relist_other_host(env, api):
+    """The same, but the LIST comes from another API server (another address): it did not
+    give the watching one the object, so the watch started late."""
+    rev1, wid, list_rev, start = relist_across_connections(env, api, HOST_B, "relist-other-host")
+    return {"verdict": "watch-started-late", "write_revision": rev1, "watch_id": wid,
+            "list_revision": list_rev, "start_revision": start}
+
+
 def api_mod(api, key):
     """Current mod_revision of key (a plain Get, as the apiserver does when its cache misses)."""
     r = api.range("kube-apiserver", key)
@@ -448,6 +503,7 @@ STORIES = {
     "delivered-late": story_delivered_late, "two-watches": story_two_watches,
     "two-watches-compacted": story_two_watches_compacted, "relist": story_relist,
     "late-now": story_late_now, "not-delivered": story_not_delivered, "canceled": story_canceled,
+    "relist-same-host": story_relist_same_host, "relist-other-host": story_relist_other_host,
 }
 
 

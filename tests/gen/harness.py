@@ -338,12 +338,15 @@ class SlowProxy:
     otherwise crosses in about a millisecond).  Captured leg: proxy <-> etcd (env.port).
     `with SlowProxy(env) as px: etcd3.client(port=px.port)`.
     A smaller `buf` makes etcd feel the pace sooner (less data in flight before the proxy's
-    receive window closes): a slow consumer whose backlog waits in etcd's send queue."""
+    receive window closes): a slow consumer whose backlog waits in etcd's send queue.
+    `src`: the loopback address the proxy connects to etcd from (127.0.0.0/8 is all
+    loopback on Linux): the captured leg then shows another client host, as another API
+    server would be."""
 
     BUF = 64 * 1024    # SO_RCVBUF/SO_SNDBUF: small, so the kernel cannot buffer megabytes
 
-    def __init__(self, env, chunk=16 * 1024, pause=0.002, buf=BUF):
-        self.env, self.chunk, self.pause, self.buf = env, chunk, pause, buf
+    def __init__(self, env, chunk=16 * 1024, pause=0.002, buf=BUF, src=None):
+        self.env, self.chunk, self.pause, self.buf, self.src = env, chunk, pause, buf, src
         self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.lsock.bind((HOST, 0))
@@ -374,6 +377,8 @@ class SlowProxy:
                 return
             self._small(c)
             u = self._small(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            if self.src:
+                u.bind((self.src, 0))
             u.connect((HOST, self.env.port))
             self.socks += [c, u]
             for a, b in ((c, u), (u, c)):
