@@ -380,23 +380,6 @@ void k8s_key_memo_enable(bool on)
 	k8s_memo_off = !on;
 }
 
-static uint64_t k8s_memo_hash(uint64_t h, const uint8_t *p, size_t n)
-{
-	const uint64_t m = 0x9e3779b97f4a7c15ull;
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		uint64_t w;
-		memcpy(&w, p + i, 8);
-		h = (h ^ w) * m;
-		h ^= h >> 31;
-	}
-	uint64_t w = 0;
-	if (i < n)
-		memcpy(&w, p + i, n - i);
-	h = (h ^ w ^ n) * m;
-	return h ^ h >> 29;
-}
-
 /* Parses key (and range_end for a range) below prefix; see src/k8s.h. */
 enum k8s_key_kind k8s_key_parse(const uint8_t *key, size_t key_len, const uint8_t *range_end,
 				size_t range_end_len, const char *prefix, struct k8s_key *out)
@@ -404,9 +387,9 @@ enum k8s_key_kind k8s_key_parse(const uint8_t *key, size_t key_len, const uint8_
 	size_t end_len = range_end ? range_end_len : 0;
 	if (k8s_memo_off || !key || key_len + end_len > K8S_KEY_MEMO_BYTES)
 		return k8s_key_parse_once(key, key_len, range_end, range_end_len, prefix, out);
-	uint64_t h = k8s_memo_hash((uintptr_t)prefix, key, key_len);
+	uint64_t h = ee_hash64((uintptr_t)prefix, key, key_len);
 	if (end_len)
-		h = k8s_memo_hash(h, range_end, end_len);
+		h = ee_hash64(h, range_end, end_len);
 	struct k8s_key_memo *e = &k8s_memo[h % K8S_KEY_MEMO];
 	if (e->used && e->prefix == prefix && e->key_len == key_len && e->end_len == end_len &&
 	    memcmp(e->bytes, key, key_len) == 0 &&

@@ -39,27 +39,6 @@ struct objcache {
 	struct objcache_stats st;
 };
 
-/* 64-bit mixing hash over bytes, for the hash table of (endpoint, key, revision): short
- * strings. Values are not hashed: they are compared byte for byte (a crafted capture can
- * give two values one hash of this kind, and a hash over every value looked up cost as
- * much as the compare of the few that share endpoint, key and revision). */
-static uint64_t oc_hash(uint64_t h, const uint8_t *p, size_t n)
-{
-	const uint64_t m = 0x9e3779b97f4a7c15ull;
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		uint64_t w;
-		memcpy(&w, p + i, 8);
-		h = (h ^ w) * m;
-		h ^= h >> 29;
-	}
-	uint64_t w = 0;
-	if (i < n)
-		memcpy(&w, p + i, n - i);
-	h = (h ^ w ^ (uint64_t)n) * m;
-	return h ^ h >> 32;
-}
-
 struct objcache *objcache_new(size_t max_entries, size_t max_bytes)
 {
 	struct objcache *c = calloc(1, sizeof *c);
@@ -123,8 +102,12 @@ void objcache_key_init(struct objcache_key *k, const char *ep, size_t ep_len, co
 	k->rev = rev;
 	k->val = val ? val : (const uint8_t *)"";
 	k->val_len = val ? val_len : 0;
-	uint64_t h = oc_hash((uint64_t)rev, (const uint8_t *)k->ep, k->ep_len);
-	k->h = oc_hash(h, k->key, k->key_len);
+	/* the hash table is of (endpoint, key, revision); values are not hashed but compared
+	 * byte for byte (a crafted capture can give two values one hash of this kind, and
+	 * hashing every value looked up cost as much as comparing the few that share
+	 * endpoint, key and revision) */
+	uint64_t h = ee_hash64((uint64_t)rev, k->ep, k->ep_len);
+	k->h = ee_hash64(h, k->key, k->key_len);
 }
 
 static bool oc_match(const struct objcache_entry *e, const struct objcache_key *k)
