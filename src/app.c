@@ -293,10 +293,19 @@ static void on_record(void *ctx, const struct etcd_record *r)
  * connection is etcd; past this the tcp stage's port guess stands. */
 #define SNIFF_MAX_BYTES (1u << 20)
 
+/* After a gap, the decision waits at most this long (capture time) or this many held
+ * pieces for evidence (the other side's bytes, or the port found on another connection)
+ * before the tcp stage's guess stands: bytes cut by a short snapshot length make a gap
+ * of every segment, and the first one came before any evidence. */
+#define SNIFF_GAP_WAIT_US 1000000
+#define SNIFF_MAX_CHUNKS 4096
+
+/* A held piece: len bytes at off in the direction's buffer, or (len 0) a gap of missing. */
 struct sniff_chunk {
 	enum tcp_dir dir;
 	ee_ts ts;
 	size_t off, len;
+	uint64_t missing;
 };
 
 /* What tcp's callbacks carry per connection: the etcd connection once the direction is
@@ -308,6 +317,8 @@ struct conn_shim {
 	ee_ts open_ts;
 	uint8_t *buf[2];
 	size_t len[2];
+	size_t sniff_from[2];     /* bytes since the direction's last gap start here */
+	ee_ts first_gap_ts;       /* 0: no gap while undecided */
 	struct sniff_chunk *chunks;
 	size_t nchunks, capchunks;
 };
@@ -345,7 +356,11 @@ static void shim_decide(struct app *a, struct conn_shim *sh, bool swapped)
 	sh->ec = etcd_conn_open(a->dec, &sh->ci, sh->open_ts);
 	for (size_t i = 0; sh->ec && i < sh->nchunks; i++) {
 		const struct sniff_chunk *c = &sh->chunks[i];
-		etcd_conn_data(sh->ec, map_dir(sh, c->dir), sh->buf[c->dir] + c->off, c->len, c->ts);
+		if (c->len)
+			etcd_conn_data(sh->ec, map_dir(sh, c->dir), sh->buf[c->dir] + c->off, c->len,
+				       c->ts);
+		else
+			etcd_conn_gap(sh->ec, map_dir(sh, c->dir), c->missing, c->ts);
 	}
 	free(sh->buf[0]);
 	free(sh->buf[1]);
@@ -376,35 +391,65 @@ static bool fallback_swap(const struct app *a, const struct conn_shim *sh)
 	return port_found(a, sh->ci.cli_port);
 }
 
+/* Appends a held piece; false when out of memory or too many. */
+static bool shim_chunk(struct conn_shim *sh, struct sniff_chunk c)
+{
+	if (sh->nchunks >= SNIFF_MAX_CHUNKS)
+		return false;
+	if (sh->nchunks == sh->capchunks) {
+		size_t cap = sh->capchunks ? sh->capchunks * 2 : 16;
+		struct sniff_chunk *nc = realloc(sh->chunks, cap * sizeof *nc);
+		if (!nc)
+			return false;
+		sh->chunks = nc;
+		sh->capchunks = cap;
+	}
+	sh->chunks[sh->nchunks++] = c;
+	return true;
+}
+
+/* After a gap while undecided: decides when a port of this connection has been found
+ * serving etcd elsewhere, or the wait is over. True when decided. */
+static bool shim_after_gap(struct app *a, struct conn_shim *sh, ee_ts ts)
+{
+	if (port_found(a, sh->ci.cli_port) || port_found(a, sh->ci.srv_port) ||
+	    ts - sh->first_gap_ts > SNIFF_GAP_WAIT_US) {
+		shim_decide(a, sh, fallback_swap(a, sh));
+		return true;
+	}
+	return false;
+}
+
 /* Holds bytes back until direction_sniff sees who sent them. */
 static void shim_hold(struct app *a, struct conn_shim *sh, enum tcp_dir dir, const uint8_t *p,
 		      size_t n, ee_ts ts)
 {
 	if (sh->len[dir] + n > SNIFF_MAX_BYTES) {
 		shim_decide(a, sh, fallback_swap(a, sh));
-		etcd_conn_data(sh->ec, dir, p, n, ts);
+		if (sh->ec)
+			etcd_conn_data(sh->ec, map_dir(sh, dir), p, n, ts);
 		return;
 	}
 	uint8_t *nb = realloc(sh->buf[dir], sh->len[dir] + n);
-	if (!nb || (sh->nchunks == sh->capchunks &&
-		    !(sh->capchunks = sh->capchunks ? sh->capchunks * 2 : 16,
-		      sh->chunks = realloc(sh->chunks, sh->capchunks * sizeof *sh->chunks)))) {
-		if (nb)
-			sh->buf[dir] = nb;
-		shim_decide(a, sh, false);
+	if (nb)
+		sh->buf[dir] = nb;
+	if (!nb || !shim_chunk(sh, (struct sniff_chunk){dir, ts, sh->len[dir], n, 0})) {
+		shim_decide(a, sh, sh->first_gap_ts ? fallback_swap(a, sh) : false);
 		if (sh->ec)
-			etcd_conn_data(sh->ec, dir, p, n, ts);
+			etcd_conn_data(sh->ec, map_dir(sh, dir), p, n, ts);
 		return;
 	}
-	sh->buf[dir] = nb;
 	memcpy(nb + sh->len[dir], p, n);
-	sh->chunks[sh->nchunks++] = (struct sniff_chunk){dir, ts, sh->len[dir], n};
 	sh->len[dir] += n;
-	enum dir_verdict v = direction_sniff(sh->buf[dir], sh->len[dir]);
+	/* the bytes since the direction's last gap: frames in them line up */
+	enum dir_verdict v = direction_sniff(sh->buf[dir] + sh->sniff_from[dir],
+					     sh->len[dir] - sh->sniff_from[dir]);
 	if (v == DIR_FROM_SERVER)
 		shim_decide(a, sh, dir == TCP_C2S);
 	else if (v == DIR_FROM_CLIENT)
 		shim_decide(a, sh, dir == TCP_S2C);
+	else if (sh->first_gap_ts)
+		(void)shim_after_gap(a, sh, ts);
 }
 
 static void tcp_data(void *ctx, void *user, enum tcp_dir dir, const uint8_t *p, size_t n, ee_ts ts)
@@ -423,8 +468,17 @@ static void tcp_gap(void *ctx, void *user, enum tcp_dir dir, uint64_t missing, e
 	struct conn_shim *sh = user;
 	if (!sh)
 		return;
-	if (!sh->decided)
+	if (!sh->decided) {
+		if (!sh->first_gap_ts)
+			sh->first_gap_ts = ts ? ts : 1;
+		sh->sniff_from[dir] = sh->len[dir];
+		if (shim_chunk(sh, (struct sniff_chunk){dir, ts, sh->len[dir], 0, missing})) {
+			/* held, and replayed in its place when the sides are decided */
+			(void)shim_after_gap(ctx, sh, ts);
+			return;
+		}
 		shim_decide(ctx, sh, fallback_swap(ctx, sh));
+	}
 	if (sh->ec)
 		etcd_conn_gap(sh->ec, map_dir(sh, dir), missing, ts);
 }
