@@ -404,6 +404,21 @@ def cma_named(name, gen, uid):
     return o
 
 
+def resume_watch(watcher, writer, list_rev, story):
+    """The informer's WATCH from list_rev + 1 (on watcher's connection); a later create of
+    third-app (through writer) must be delivered on it.  Returns (watch id, start)."""
+    ws = WatchStream(watcher)
+    start = list_rev + 1
+    wid = ws.watch(CMA_PREFIX, start_revision=start)
+    rev3 = writer.create("kubectl-client-side-apply", THIRD_KEY,
+                         cma_named("third-app", 40, "00000000-0000-4000-8000-0000000000bb"))
+    if not ws.wait_event(THIRD_KEY, rev3):
+        raise RuntimeError("%s: the watch never got revision %d" % (story, rev3))
+    time.sleep(QUIET)
+    ws.close()
+    return wid, start
+
+
 def story_relist(env, api):
     """The write happens first; then the operator's informer starts, as informers do: a
     paginated LIST of the prefix (limit 1: two pages joined into one LIST, read at revision
@@ -423,15 +438,7 @@ def story_relist(env, api):
     if list_rev < rev1 or not any(bytes(kv.key) == CMA_KEY.encode() and kv.mod_revision == rev1
                                   for kv in kvs):
         raise RuntimeError("relist: the LIST at %d does not hold revision %d" % (list_rev, rev1))
-    ws = WatchStream(api)
-    start = list_rev + 1
-    wid = ws.watch(CMA_PREFIX, start_revision=start)
-    rev3 = api.create("kubectl-client-side-apply", THIRD_KEY,
-                      cma_named("third-app", 40, "00000000-0000-4000-8000-0000000000bb"))
-    if not ws.wait_event(THIRD_KEY, rev3):
-        raise RuntimeError("relist: the watch never got revision %d" % rev3)
-    time.sleep(QUIET)
-    ws.close()
+    wid, start = resume_watch(api, api, list_rev, "relist")
     return {"verdict": "delivered", "write_revision": rev1, "watch_id": wid,
             "list_revision": list_rev, "list_objects": len(kvs), "start_revision": start}
 
@@ -460,15 +467,7 @@ def relist_across_connections(env, api, list_host, story):
         kvs, list_rev = lister.list_paged("kube-apiserver", CMA_PREFIX, 500)
         if list_rev < rev1 or not any(bytes(kv.key) == CMA_KEY.encode() for kv in kvs):
             raise RuntimeError("%s: the LIST at %d does not hold the object" % (story, list_rev))
-        ws = WatchStream(watcher)
-        start = list_rev + 1
-        wid = ws.watch(CMA_PREFIX, start_revision=start)
-        rev3 = api.create("kubectl-client-side-apply", THIRD_KEY,
-                          cma_named("third-app", 40, "00000000-0000-4000-8000-0000000000bb"))
-        if not ws.wait_event(THIRD_KEY, rev3):
-            raise RuntimeError("%s: the watch never got revision %d" % (story, rev3))
-        time.sleep(QUIET)
-        ws.close()
+        wid, start = resume_watch(watcher, api, list_rev, story)
     finally:
         for px in pxs:
             px.close()
