@@ -271,17 +271,14 @@ static void test_fixtures(void)
 	DIR *dp = unit_fixtures("test_k8s", &dir);
 	if (!dp)
 		return;
-	struct dirent *de;
 	int count = 0;
 	bool saw_cm = false, saw_deploy = false;
-	while ((de = readdir(dp))) {
-		size_t l = strlen(de->d_name);
-		if (l < 4 || strcmp(de->d_name + l - 3, ".pb") != 0)
-			continue;
+	const char *name;
+	while ((name = unit_next_pb(dp))) {
 		count++;
-		saw_cm |= strcmp(de->d_name, "core.v1.ConfigMap.pb") == 0;
-		saw_deploy |= strcmp(de->d_name, "apps.v1.Deployment.pb") == 0;
-		fixture_compare(dir, de->d_name);
+		saw_cm |= strcmp(name, "core.v1.ConfigMap.pb") == 0;
+		saw_deploy |= strcmp(name, "apps.v1.Deployment.pb") == 0;
+		fixture_compare(dir, name);
 	}
 	closedir(dp);
 	CHECK(count >= 18);

@@ -278,14 +278,11 @@ static void test_fixture_versions(void)
 	DIR *dp = unit_fixtures("test_k8s_sparse", &dir);
 	if (!dp)
 		return;
-	struct dirent *de;
 	int count = 0;
-	while ((de = readdir(dp))) {
-		size_t l = strlen(de->d_name);
-		if (l < 4 || strcmp(de->d_name + l - 3, ".pb") != 0)
-			continue;
+	const char *name;
+	while ((name = unit_next_pb(dp))) {
 		count++;
-		fixture_versions(dir, de->d_name, 120, count % 2 == 0);
+		fixture_versions(dir, name, 120, count % 2 == 0);
 	}
 	closedir(dp);
 	CHECK(count >= 18);

@@ -80,6 +80,18 @@ static inline DIR *unit_fixtures(const char *test, const char **dir)
 	return dp;
 }
 
+/* The next protobuf fixture (NAME.pb) in a directory unit_fixtures opened; NULL at the end. */
+static inline const char *unit_next_pb(DIR *dp)
+{
+	struct dirent *de;
+	while ((de = readdir(dp))) {
+		size_t l = strlen(de->d_name);
+		if (l >= 4 && strcmp(de->d_name + l - 3, ".pb") == 0)
+			return de->d_name;
+	}
+	return NULL;
+}
+
 static inline int unit_summary(const char *name)
 {
 	printf("%s: %d passed, %d failed\n", name, unit_passed, unit_failed);
