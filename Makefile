@@ -36,6 +36,8 @@ UNIT_BIN := $(patsubst tests/unit/%.c,build/asan/unit/%,$(UNIT_SRC))
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 FUZZ_OBJ := $(patsubst %.c,build/fuzz/%.o,$(LIB_SRC))
+# LD_PRELOAD heap-allocation counter for tests/run-alloc.sh (used with the release binary).
+ALLOC_SO := build/alloc/alloc_count.so
 
 .PHONY: all demo check deps test unit golden integration fuzz fuzz-smoke bench install clean \
 	update-golden lint asan
@@ -91,6 +93,10 @@ build/fuzz/%: tests/fuzz/%.c build/fuzz/libee.a
 	@mkdir -p $(dir $@)
 	clang $(CSTD) -O1 -g -fsanitize=fuzzer,address,undefined $(INC) $(PKG_CFLAGS) -o $@ $< build/fuzz/libee.a $(PKG_LIBS) -lm
 
+$(ALLOC_SO): tests/alloc/alloc_count.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) -O2 -g $(WARN) -fPIC -shared -o $@ $< -ldl
+
 deps:
 	@scripts/deps.sh
 
@@ -114,7 +120,7 @@ fuzz: $(FUZZ_BIN)
 
 # Everything a change must pass; prints the plain "N passed, N failed" closing line.
 check: deps
-	@$(MAKE) --no-print-directory all asan $(UNIT_BIN) $(FUZZ_BIN)
+	@$(MAKE) --no-print-directory all asan $(UNIT_BIN) $(FUZZ_BIN) $(ALLOC_SO)
 	@scripts/check.sh
 
 demo: deps

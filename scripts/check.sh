@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make check: unit tests, golden outputs, integration tests with a real etcd, reports vs
-# etcdctl, stress captures, the wrapper script, the man page, fuzz smoke.
-# All binaries are the AddressSanitizer+UBSan builds. Ends with "check: N passed, N failed".
+# etcdctl, stress captures, steady-state heap allocations, the wrapper script, the man page,
+# fuzz smoke. All binaries are the AddressSanitizer+UBSan builds, except in the alloc suite,
+# which counts the release binary's allocations (EE_REL_BIN, default ./etcd-explorer).
+# Ends with "check: N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
@@ -19,6 +21,7 @@ run golden tests/run-golden.sh
 run integration tests/run-integration.sh
 run reports tests/run-reports.sh
 run stress tests/run-stress.sh
+run alloc tests/run-alloc.sh
 run wrapper tests/test_wrapper.sh
 run manpage tests/test_manpage.sh
 run fuzz-smoke env FUZZ_SECONDS="${FUZZ_SECONDS:-5}" scripts/fuzz.sh build/fuzz/fuzz_*
