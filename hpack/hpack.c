@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "ee.h"
+#include "pool.h"
 #include "rd.h"
 
 /* Learned names of pre-capture entries kept at once: a real table of 4096 octets holds at
@@ -155,6 +156,17 @@ struct hp_ref {
 
 static const uint8_t hp_empty[1] = {0};
 
+/* nghttp2's inflater allocates an entry per field added to the dynamic table and frees
+ * it at eviction, several per stream for some clients: recycled blocks (src/pool.h). */
+static void *hp_mem_malloc(size_t n, void *ud) { return pool_alloc(n); }
+static void hp_mem_free(void *p, void *ud) { pool_free(p); }
+static void *hp_mem_calloc(size_t k, size_t n, void *ud)
+{
+	return n && k > SIZE_MAX / n ? NULL : pool_calloc(k * n);
+}
+static void *hp_mem_realloc(void *p, size_t n, void *ud) { return pool_realloc(p, n); }
+static nghttp2_mem hp_mem = {NULL, hp_mem_malloc, hp_mem_free, hp_mem_calloc, hp_mem_realloc};
+
 /* Creates a decoder; exact mode allocates nghttp2's inflater. Freed by hpack_decoder_free. */
 struct hpack_decoder *hpack_decoder_new(bool exact)
 {
@@ -166,7 +178,7 @@ struct hpack_decoder *hpack_decoder_new(bool exact)
 	d->max_bound = HPACK_DEFAULT_TABLE;
 	d->cur_max = HPACK_DEFAULT_TABLE;
 	d->precap_limit = UINT64_MAX;
-	if (exact && nghttp2_hd_inflate_new(&d->inf) != 0) {
+	if (exact && nghttp2_hd_inflate_new2(&d->inf, &hp_mem) != 0) {
 		free(d);
 		return NULL;
 	}
@@ -181,7 +193,7 @@ void hpack_decoder_free(struct hpack_decoder *d)
 	if (d->inf)
 		nghttp2_hd_inflate_del(d->inf);
 	for (size_t i = 0; i < d->ring_count; i++)
-		free(d->ring[(d->ring_start + i) & (d->ring_cap - 1)].buf);
+		pool_free(d->ring[(d->ring_start + i) & (d->ring_cap - 1)].buf);
 	free(d->ring);
 	for (size_t i = 0; i < d->nlearned; i++)
 		free(d->learned[i].name);
@@ -231,7 +243,7 @@ static void hp_ring_pop(struct hpack_decoder *d)
 {
 	struct hp_entry *e = &d->ring[d->ring_start];
 	d->known_size -= hp_entry_size(e);
-	free(e->buf);
+	pool_free(e->buf);
 	e->buf = NULL;
 	d->ring_start = (d->ring_start + 1) & (d->ring_cap - 1);
 	d->ring_count--;
@@ -537,14 +549,14 @@ static int hp_literal(struct hpack_decoder *d, struct rd *r, uint8_t b, uint32_t
 		.src_id = ref.id,
 		.name_known = ref.name_known,
 	};
-	e.buf = malloc((size_t)e.name_len + vlen + 1);
+	e.buf = pool_alloc((size_t)e.name_len + vlen + 1);
 	if (!e.buf)
 		return EE_NOMEM;
 	memcpy(e.buf, ref.name, e.name_len);
 	memcpy(e.buf + e.name_len, val, vlen);
 	bool kept;
 	if ((rc = hp_table_insert(d, &e, &kept)) != 0) {
-		free(e.buf);
+		pool_free(e.buf);
 		return rc;
 	}
 	if (e.name_known)
@@ -552,7 +564,7 @@ static int hp_literal(struct hpack_decoder *d, struct rd *r, uint8_t b, uint32_t
 	f.value = e.buf + e.name_len;
 	hp_emit(d, emit, ctx, &f);
 	if (!kept)
-		free(e.buf);
+		pool_free(e.buf);
 	return 0;
 }
 
@@ -860,12 +872,12 @@ static int hp_learn_patch(struct hpack_decoder *d, uint64_t id, const char *name
 		struct hp_entry *e = &d->ring[(d->ring_start + i) & (d->ring_cap - 1)];
 		if (e->name_known || e->src_id != id)
 			continue;
-		uint8_t *nb = malloc(nl + e->value_len + 1);
+		uint8_t *nb = pool_alloc(nl + e->value_len + 1);
 		if (!nb)
 			return EE_NOMEM;
 		memcpy(nb, name, nl);
 		memcpy(nb + nl, e->buf, e->value_len);
-		free(e->buf);
+		pool_free(e->buf);
 		e->buf = nb;
 		e->name_len = (uint32_t)nl;
 		e->name_known = true;

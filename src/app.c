@@ -13,6 +13,7 @@
 #include "etcd.h"
 #include "grpc.h"
 #include "objcache.h"
+#include "pool.h"
 #include "tcp.h"
 
 static struct capture *g_cap; /* for the signal handler only */
@@ -779,5 +780,6 @@ int app_main(struct cli_opts *o)
 	free(a.held);
 	out_free(&a.out);
 	capture_close(a.cap);
+	pool_release(); /* the blocks kept for reuse (pool.h) */
 	return rc;
 }

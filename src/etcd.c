@@ -9,6 +9,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "etcd_int.h"
+#include "pool.h"
 
 /* Arena chunks: most etcd messages (keys, small values, headers) decode in a few KiB, so one
  * chunk serves many messages; bigger allocations get their own block. An arena's first chunk
@@ -98,8 +99,10 @@ static void *arena_alloc(void *data, size_t n)
 		a->cur->used += n;
 		return p;
 	}
+	/* chunks and big blocks come from pool.h: a big message's blocks are freed at its
+	 * reset and asked for again by the next one */
 	if (n > ARENA_CHUNK / 4) {
-		struct achunk *b = malloc(sizeof(*b) + n);
+		struct achunk *b = pool_alloc(sizeof(*b) + n);
 		if (!b)
 			return NULL;
 		b->size = b->used = n;
@@ -113,7 +116,7 @@ static void *arena_alloc(void *data, size_t n)
 		a->spare = c->next;
 	} else {
 		size_t size = a->next_chunk < n ? n : a->next_chunk;
-		c = malloc(sizeof(*c) + size);
+		c = pool_alloc(sizeof(*c) + size);
 		if (!c)
 			return NULL;
 		c->size = size;
@@ -150,7 +153,7 @@ static void arena_reset(struct arena *a)
 		a->big = b->next;
 		if (a->acct)
 			a->acct->now -= b->size;
-		free(b);
+		pool_free(b);
 	}
 	while (a->cur) {
 		struct achunk *c = a->cur;
@@ -158,7 +161,7 @@ static void arena_reset(struct arena *a)
 		if (a->nchunks > a->keep_chunks) {
 			if (a->acct)
 				a->acct->now -= c->size;
-			free(c);
+			pool_free(c);
 			a->nchunks--;
 		} else {
 			c->used = 0;
@@ -176,7 +179,7 @@ static void arena_destroy(struct arena *a)
 		a->spare = c->next;
 		if (a->acct)
 			a->acct->now -= c->size;
-		free(c);
+		pool_free(c);
 	}
 	a->nchunks = 0;
 }

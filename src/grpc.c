@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 #include "rd.h"
+#include "pool.h"
 
 /* Message prefix: | flag 1 | length 4 (BE) |, see grpc.h. */
 #define GRPC_PREFIX 5
@@ -163,7 +164,7 @@ static void grpc_release(struct grpc_conn *g, struct grpc_gstream *gs)
 		gs->s.msgs[TCP_S2C]++;
 		if (g->cb.on_message)
 			g->cb.on_message(g->cb.ctx, &gs->s, TCP_S2C, h->p, h->n, h->resumed, h->ts);
-		free(h);
+		pool_free(h);
 	}
 	gs->held_tail = &gs->held;
 	if (gs->trailers_held) {
@@ -200,8 +201,8 @@ static void grpc_stream_close(struct grpc_conn *g, struct grpc_gstream *gs, ee_t
 	else
 		g->newest = gs->older;
 	g->nstreams--;
-	free(gs->d[0].buf);
-	free(gs->d[1].buf);
+	pool_free(gs->d[0].buf);
+	pool_free(gs->d[1].buf);
 	if (g->npool < GRPC_STREAM_POOL) {
 		gs->hnext = g->pool;
 		g->pool = gs;
@@ -643,7 +644,7 @@ static void grpc_deliver(struct grpc_conn *g, struct grpc_gstream *gs, enum tcp_
 		struct grpc_held *h = NULL;
 		if (gs->held_bytes + n <= GRPC_HOLD_STREAM_BYTES &&
 		    g->held_bytes + n <= GRPC_HOLD_CONN_BYTES)
-			h = malloc(sizeof *h + n);
+			h = pool_alloc(sizeof *h + n);
 		if (h) {
 			h->next = NULL;
 			h->ts = ts;
@@ -761,7 +762,7 @@ static void grpc_data_consume(struct grpc_conn *g, struct grpc_gstream *gs, enum
 				ncap *= 2;
 			if (ncap > sd->mlen)
 				ncap = sd->mlen;
-			uint8_t *nb = realloc(sd->buf, ncap);
+			uint8_t *nb = pool_realloc(sd->buf, ncap);
 			if (!nb) {
 				/* cannot hold it: skip the rest of this message */
 				sd->skip = sd->mlen - sd->blen;
@@ -783,7 +784,7 @@ static void grpc_data_consume(struct grpc_conn *g, struct grpc_gstream *gs, enum
 			sd->blen = 0;
 			grpc_deliver(g, gs, dir, sd->buf, sd->mlen, sd->compressed, ts);
 			if (sd->bcap > GRPC_KEEP_BUFFER) {
-				free(sd->buf);
+				pool_free(sd->buf);
 				sd->buf = NULL;
 				sd->bcap = 0;
 			}

@@ -23,6 +23,7 @@
 
 #include "k8s.h"
 #include "k8s_pb.h"
+#include "pool.h"
 
 /* Largest value handed to the JSON parser: etcd's default request limit is 1.5 MiB and
  * kube-apiserver refuses objects above ~3 MiB; 16 MiB leaves room for raised limits while
@@ -268,13 +269,13 @@ static void k8s_arena_release(struct k8s_arena *a)
 		n = b->next;
 		k8s_block_drop(b);
 	}
-	free(a);
+	pool_free(a);
 }
 
 /* See k8s_pb.h. */
 struct k8s_arena *k8s_arena_begin(size_t first)
 {
-	struct k8s_arena *a = calloc(1, sizeof *a);
+	struct k8s_arena *a = pool_calloc(sizeof *a); /* one per decoded value: recycled */
 	if (!a)
 		return NULL;
 	a->next_cap = first;
@@ -383,7 +384,7 @@ static json_t *k8s_base64(const uint8_t *p, size_t n)
 {
 	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	size_t out_n = (n + 2) / 3 * 4;
-	char *s = malloc(out_n + 1);
+	char *s = pool_alloc(out_n + 1); /* scratch: jansson copies it */
 	if (!s)
 		return NULL;
 	size_t o = 0;
@@ -400,7 +401,7 @@ static json_t *k8s_base64(const uint8_t *p, size_t n)
 	}
 	s[o] = '\0';
 	json_t *j = json_stringn_nocheck(s, o);
-	free(s);
+	pool_free(s);
 	return j;
 }
 
@@ -1206,7 +1207,7 @@ void k8s_value_names(struct k8s_value *v)
 /* Decodes into an arena; see src/k8s.h. */
 int k8s_value_decode_arena(const uint8_t *v, size_t n, bool redact, struct k8s_value *out)
 {
-	struct k8s_arena *a = calloc(1, sizeof *a);
+	struct k8s_arena *a = pool_calloc(sizeof *a);
 	if (!a) {
 		memset(out, 0, sizeof *out);
 		return EE_NOMEM;

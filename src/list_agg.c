@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pool.h"
+
 /* Open chains at once; the API server runs a few LISTs at a time (one per informer
  * resync or client LIST), so this is generous. The oldest is given up past it. */
 #define LIST_MAX_OPEN 64
@@ -48,11 +50,11 @@ static void chain_clear(struct list_agg *la, struct chain *ch)
 		else
 			la->nopen--;
 	}
-	free(ch->key);
-	free(ch->end);
-	free(ch->next);
-	free(ch->conn);
-	free(ch->user_agent);
+	pool_free(ch->key);
+	pool_free(ch->end);
+	pool_free(ch->next);
+	pool_free(ch->conn);
+	pool_free(ch->user_agent);
 	memset(ch, 0, sizeof *ch);
 }
 
@@ -65,11 +67,24 @@ void list_agg_free(struct list_agg *la)
 	free(la);
 }
 
+/* A chain's copies live as long as its LIST, one per page or per LIST: recycled blocks
+ * (pool.h), freed with pool_free. */
 static uint8_t *dup_bytes(const uint8_t *p, size_t n, size_t extra)
 {
-	uint8_t *d = malloc(n + extra + 1);
+	uint8_t *d = pool_alloc(n + extra + 1);
 	if (d && n)
 		memcpy(d, p, n);
+	return d;
+}
+
+static char *dup_str(const char *s)
+{
+	if (!s)
+		s = "";
+	size_t n = strlen(s);
+	char *d = (char *)dup_bytes((const uint8_t *)s, n, 0);
+	if (d)
+		d[n] = 0;
 	return d;
 }
 
@@ -96,7 +111,7 @@ static bool set_next(struct chain *ch, const Etcdserverpb__RangeResponse *resp)
 	if (!n)
 		return false;
 	n[last->len] = 0;
-	free(ch->next);
+	pool_free(ch->next);
 	ch->next = n;
 	ch->next_len = last->len + 1;
 	return true;
@@ -181,8 +196,8 @@ static struct chain *start_chain(struct list_agg *la, const struct etcd_record *
 	ch->key_len = q->key.len;
 	ch->end = dup_bytes(q->range_end.data, q->range_end.len, 0);
 	ch->end_len = q->range_end.len;
-	ch->conn = strdup(r->c.conn ? r->c.conn : "");
-	ch->user_agent = strdup(r->c.user_agent ? r->c.user_agent : "");
+	ch->conn = dup_str(r->c.conn);
+	ch->user_agent = dup_str(r->c.user_agent);
 	if (!ch->key || !ch->end || !ch->conn || !ch->user_agent) {
 		chain_clear(la, ch);
 		return NULL;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pool.h"
+
 /* Bytes a decoded tree outside an arena (k8s_value_decode) is taken to need per byte of
  * value; a tree in an arena counts its arena's exact size (k8s_value_mem). */
 #define OBJCACHE_TREE_FACTOR 8
@@ -64,7 +66,7 @@ static void oc_pair_drop(struct objcache *c, struct objcache_entry *e)
 		return;
 	json_decref(e->pair.diff);
 	e->pair.diff = NULL;
-	free(e->pair_old);
+	pool_free(e->pair_old);
 	e->pair_old = NULL;
 	e->has_pair = false;
 	e->cost -= e->pair_cost;
@@ -75,9 +77,9 @@ static void oc_pair_drop(struct objcache *c, struct objcache_entry *e)
 static void oc_entry_free(struct objcache_entry *e)
 {
 	json_decref(e->pair.diff);
-	free(e->pair_old);
+	pool_free(e->pair_old);
 	k8s_value_free(&e->val);
-	free(e);
+	pool_free(e);
 }
 
 void objcache_free(struct objcache *c)
@@ -213,9 +215,11 @@ void objcache_put(struct objcache *c, const struct objcache_key *k, const struct
 	size_t cost = sizeof(struct objcache_entry) + bytes + tree;
 	if (cost > c->max_bytes)
 		return; /* would evict everything else: not worth keeping */
-	struct objcache_entry *e = calloc(1, sizeof *e + bytes);
+	/* entries come and go with the values at message rate: recycled blocks (pool.h) */
+	struct objcache_entry *e = pool_alloc(sizeof *e + bytes);
 	if (!e)
 		return;
+	memset(e, 0, sizeof *e);
 	memcpy(e->bytes, k->ep, k->ep_len);
 	memcpy(e->bytes + k->ep_len, k->key, k->key_len);
 	memcpy(e->bytes + k->ep_len + k->key_len, k->val, k->val_len);
@@ -272,8 +276,7 @@ void objcache_pair_put(struct objcache *c, const struct objcache_key *new_k,
 	oc_pair_drop(c, e);
 	uint8_t *old = NULL;
 	if (old_k) {
-		/* malloc(0) may return NULL: one byte more */
-		old = malloc(old_k->val_len + 1);
+		old = pool_alloc(old_k->val_len);
 		if (!old)
 			return;
 		memcpy(old, old_k->val, old_k->val_len);

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pool.h"
+
 struct value_ref {
 	struct store_key *k;
 	int64_t mod_rev;
@@ -59,7 +61,7 @@ static size_t key_meta(const struct store_key *k)
 static void key_free(struct store_key *k)
 {
 	for (int i = 0; i < k->n; i++)
-		free(k->hist[(k->first + i) % k->cap].value);
+		pool_free(k->hist[(k->first + i) % k->cap].value);
 	free(k->hist);
 	free(k->key);
 	free(k);
@@ -181,7 +183,7 @@ static void enforce_budget(struct store *s)
 		s->nvalues--;
 		s->dropped_values++;
 		s->dropped_bytes += v->value_len;
-		free(v->value);
+		pool_free(v->value);
 		v->value = NULL;
 	}
 	if (s->meta_bytes > s->budget)
@@ -260,7 +262,7 @@ static struct store_version *insert_version(struct store *s, struct store_key *k
 		if (old->value) {
 			s->value_bytes -= old->value_len;
 			s->nvalues--;
-			free(old->value);
+			pool_free(old->value);
 		}
 		k->first = (k->first + 1) % k->cap;
 		k->n--;
@@ -304,7 +306,7 @@ struct store_key *store_put(struct store *s, const uint8_t *key, size_t key_len,
 	if (value_known || !v->value_len) /* a keys-only read says nothing of the size */
 		v->value_len = value_known ? value_len : 0;
 	if (value_known && !v->value && value_len <= s->budget) {
-		v->value = malloc(value_len ? value_len : 1);
+		v->value = pool_alloc(value_len); /* values come and go per write: recycled */
 		if (v->value) {
 			if (value_len)
 				memcpy(v->value, value, value_len);
