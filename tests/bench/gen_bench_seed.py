@@ -3,7 +3,9 @@
 
 tests/gen/harness.py Env starts a throw-away etcd on loopback and records its client port with
 tcpdump; WORKERS processes (python3-etcd3 = grpc C-core, one channel for unary calls and one for
-the Watch stream each, so 2 TCP connections per worker) then run for SECONDS:
+the Watch stream each; grpc C-core shares one subchannel between them, so each worker's calls
+and watches are multiplexed on 1 TCP connection, as kube-apiserver's grpc-go client does) then
+run for SECONDS:
 
   - Txn create/update of Kubernetes objects (ConfigMaps with 1-4 KB of data, Pods, Leases)
     with a mod_revision compare, exactly like kube-apiserver's GuaranteedUpdate (Api._txn);
@@ -57,7 +59,8 @@ def blob(rng, size):
 
 def worker(idx, port, seconds, seed):
     """One API-server-like client process: unary KV traffic on one channel, a Watch stream
-    on another.  Runs until `seconds` have passed."""
+    on another (both on one TCP connection: grpc C-core's global subchannel pool).  Runs
+    until `seconds` have passed."""
     import etcd3
     import gen_apiserver as ga
 
