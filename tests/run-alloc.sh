@@ -7,6 +7,9 @@
 # build/alloc/alloc_count.so (LD_PRELOAD heap-allocation counter), and
 #   steady allocs per message = (allocs(whole) - allocs(prefix)) / (messages(whole) - messages(prefix))
 # with messages from the `--json trace` summary. Pass when <= ALLOC_MAX_PER_MSG (0.01).
+# The same runs check memory: with a fixed key set, peak RSS on the whole capture (three
+# times the prefix) stays within ALLOC_RSS_SLACK_KB (1024) of the prefix's: `trace` streams,
+# `count` grows with keys, not packets.
 # The release binary is measured (EE_REL_BIN, default ./etcd-explorer), never EE_BIN: an
 # ASan build must have its runtime first in the link order and has its own allocator.
 # Usage: tests/run-alloc.sh      env: EE_REL_BIN, ALLOC_MAX_PER_MSG, ALLOC_ROUNDS (gen_steady
@@ -16,6 +19,7 @@ cd "$(dirname "$0")/.." || exit 1
 BIN=${EE_REL_BIN:-./etcd-explorer}
 SO=${ALLOC_SO:-build/alloc/alloc_count.so}
 MAX=${ALLOC_MAX_PER_MSG:-0.01}
+RSS_SLACK=${ALLOC_RSS_SLACK_KB:-1024}
 PY=/usr/bin/python3
 pass=0; fail=0
 ok() { pass=$((pass+1)); }
@@ -62,20 +66,27 @@ allocs() {
 			>/dev/null 2>"$tmp/err"; then
 		head -3 "$tmp/err" | sed 's/^/    /' >&2; return
 	fi
-	tail -1 "$out" | tee -a "$tmp/counts" | grep -o 'allocs=[0-9]*' | cut -d= -f2
+	tail -1 "$out" >>"$tmp/counts"
+	tail -1 "$out" | sed -E 's/.*(^| )allocs=([0-9]+).* maxrss_kb=([0-9]+).*/\2 \3/'
 }
 
 for cmd in "--json trace" "trace" "count" "writes" "--json watch /registry/"; do
 	# shellcheck disable=SC2086
-	a_pre=$(allocs "$pre" $cmd)
+	read -r a_pre rss_pre < <(allocs "$pre" $cmd)
 	# shellcheck disable=SC2086
-	a_whole=$(allocs "$whole" $cmd)
-	if [ -z "$a_pre" ] || [ -z "$a_whole" ]; then ko "$cmd: run failed or no count"; continue; fi
+	read -r a_whole rss_whole < <(allocs "$whole" $cmd)
+	if [ -z "$a_pre" ] || [ -z "$a_whole" ] || [ -z "$rss_pre" ] || [ -z "$rss_whole" ]; then
+		ko "$cmd: run failed or no count"; continue
+	fi
 	read -r rate verdict < <(awk -v a="$a_pre" -v b="$a_whole" -v m="$dmsg" -v max="$MAX" \
 		'BEGIN { r = (b - a) / m; printf "%.4f %s\n", r, (r <= max ? "ok" : "FAIL") }')
 	printf 'alloc: %-24s allocs %7d -> %7d  steady %.4f per message (overall %.2f)  %s\n' \
 		"$cmd" "$a_pre" "$a_whole" "$rate" "$(awk -v b="$a_whole" -v m="$msg_whole" \
 		'BEGIN { printf "%.2f", b / m }')" "$verdict"
 	if [ "$verdict" = ok ]; then ok; else ko "$cmd: $rate allocations per message in steady state > $MAX"; fi
+	printf 'alloc: %-24s peak RSS %6d -> %6d KB (3x the packets)  %s\n' "$cmd" "$rss_pre" \
+		"$rss_whole" "$([ "$rss_whole" -le $((rss_pre + RSS_SLACK)) ] && echo ok || echo FAIL)"
+	if [ "$rss_whole" -le $((rss_pre + RSS_SLACK)) ]; then ok
+	else ko "$cmd: peak RSS grew from $rss_pre to $rss_whole KB with the capture's length"; fi
 done
 finish

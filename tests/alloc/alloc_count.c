@@ -7,8 +7,9 @@
  * valloc, pvalloc. strdup/strndup and the like call malloc inside libc, so they are counted
  * through it. free is passed through (it only has to skip the bootstrap buffer).
  * At exit (destructor) one line is appended to $ALLOC_COUNT_OUT (stderr when unset):
- *   allocs=N malloc=N calloc=N realloc=N memalign=N
- * where allocs is the sum and memalign covers every aligned kind.
+ *   allocs=N malloc=N calloc=N realloc=N memalign=N maxrss_kb=N
+ * where allocs is the sum, memalign covers every aligned kind, and maxrss_kb is the
+ * process's peak resident set so far (getrusage), for the memory-flatness check.
  *
  * The real functions are found with dlsym(RTLD_NEXT, ...); glibc's dlsym may itself call
  * calloc/malloc (its error buffer) before they are resolved, so while resolving every
@@ -31,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sys/resource.h>
 
 enum { K_MALLOC, K_CALLOC, K_REALLOC, K_MEMALIGN, K_N };
 static const char *const kind_name[K_N] = { "malloc", "calloc", "realloc", "memalign" };
@@ -233,6 +236,11 @@ __attribute__((destructor)) static void alloc_count_report(void)
 		o = put_str(o, kind_name[k]);
 		*o++ = '=';
 		o = put_ulong(o, v[k]);
+	}
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) == 0) {
+		o = put_str(o, " maxrss_kb=");
+		o = put_ulong(o, (unsigned long)ru.ru_maxrss);
 	}
 	*o++ = '\n';
 	const char *path = getenv("ALLOC_COUNT_OUT");
