@@ -13,6 +13,7 @@
 #include <pcap/pcap.h>
 
 #include "capture.h"
+#include "pcapfile.h"
 #include "unit.h"
 
 /* A frame under construction. */
@@ -702,6 +703,294 @@ static void test_pcapng(void)
 	capture_close(c);
 }
 
+/* Classic pcap bytes built by hand for the mmap reader (pcapfile.c), in either byte order. */
+static void pf_u32(struct buf *b, bool le, uint32_t v)
+{
+	uint8_t x[4];
+	for (int i = 0; i < 4; i++)
+		x[le ? i : 3 - i] = (uint8_t)(v >> (8 * i));
+	buf_put(b, x, 4);
+}
+static void pf_u16(struct buf *b, bool le, uint16_t v)
+{
+	uint8_t x[2] = {(uint8_t)(le ? v : v >> 8), (uint8_t)(le ? v >> 8 : v)};
+	buf_put(b, x, 2);
+}
+static void pf_header(struct buf *b, bool le, bool nsec, uint16_t minor, uint32_t snaplen,
+		      uint32_t linktype)
+{
+	b->n = 0;
+	pf_u32(b, le, nsec ? 0xa1b23c4d : 0xa1b2c3d4);
+	pf_u16(b, le, 2);
+	pf_u16(b, le, minor);
+	pf_u32(b, le, 0);
+	pf_u32(b, le, 0);
+	pf_u32(b, le, snaplen);
+	pf_u32(b, le, linktype);
+}
+/* A record header claiming caplen/len, followed by have bytes of frame f (zeros past it). */
+static void pf_record(struct buf *b, bool le, uint32_t sec, uint32_t frac, uint32_t caplen,
+		      uint32_t len, const struct frame *f, size_t have)
+{
+	pf_u32(b, le, sec);
+	pf_u32(b, le, frac);
+	pf_u32(b, le, caplen);
+	pf_u32(b, le, len);
+	for (size_t i = 0; i < have; i++) {
+		uint8_t c = f && i < f->n ? f->b[i] : 0;
+		buf_put(b, &c, 1);
+	}
+}
+
+/* Reads the same bytes with libpcap (pcap_next_ex on an fmemopen FILE, microsecond
+ * precision, as capture_open_offline opens files) and with pcapfile_next, and checks every
+ * step gives the same: records (timestamp, lengths, bytes), end of file, errors with the
+ * same sentence, and what comes after an error. Returns the records read, -1 when libpcap
+ * refuses the file, -2 when pcapfile_init does not take it. (fuzz_pcapfile.c does the
+ * same on random input.) */
+static int pf_compare(const uint8_t *data, size_t size)
+{
+	char ebuf[PCAP_ERRBUF_SIZE], why[PCAP_ERRBUF_SIZE];
+	FILE *f = size ? fmemopen((void *)data, size, "rb") : NULL;
+	if (!f)
+		return -1;
+	pcap_t *p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+	if (!p) {
+		fclose(f);
+		return -1;
+	}
+	struct pcapfile pf;
+	if (!pcapfile_init(&pf, data, size, pcap_datalink(p))) {
+		pcap_close(p);
+		return -2;
+	}
+	CHECK_EQ_INT(pf.snapshot, pcap_snapshot(p));
+	int n = 0;
+	for (size_t step = 0; step <= size / 16 + 2; step++) {
+		struct pcap_pkthdr *h;
+		const u_char *d;
+		struct pcapfile_rec r;
+		int a = pcap_next_ex(p, &h, &d);
+		int b = pcapfile_next(&pf, &r, why, sizeof why);
+		if (a == 1) {
+			CHECK_EQ_INT(b, 1);
+			if (b != 1)
+				break;
+			CHECK_EQ_INT(r.sec, h->ts.tv_sec);
+			CHECK_EQ_INT(r.usec, h->ts.tv_usec);
+			CHECK_EQ_INT(r.caplen, h->caplen);
+			CHECK_EQ_INT(r.len, h->len);
+			CHECK(r.caplen == h->caplen && memcmp(r.data, d, h->caplen) == 0);
+			n++;
+		} else if (a == PCAP_ERROR_BREAK) {
+			CHECK_EQ_INT(b, 0);
+			break;
+		} else {
+			CHECK_EQ_INT(a, PCAP_ERROR);
+			CHECK_EQ_INT(b, -1);
+			if (b == -1)
+				CHECK_EQ_STR(why, pcap_geterr(p));
+		}
+	}
+	pcap_close(p);
+	return n;
+}
+
+static int pf_compare_buf(const struct buf *b) { return pf_compare(b->p, b->n); }
+
+static void test_pcapfile(void)
+{
+	struct frame fr[3];
+	struct buf b = {0};
+	char why[PCAP_ERRBUF_SIZE];
+	struct pcapfile pf;
+	struct pcapfile_rec r;
+
+	make_frames(fr);
+	for (int le = 0; le < 2; le++) {
+		for (int nsec = 0; nsec < 2; nsec++) {
+			/* Three good records, then timestamps at the edges of 32 bits: libpcap reads
+			 * them signed in the host's byte order and unsigned in the other one. */
+			pf_header(&b, le, nsec, 4, 65535, DLT_EN10MB);
+			for (int i = 0; i < 3; i++)
+				pf_record(&b, le, 1700000000u + (uint32_t)i, nsec ? 123456789u : 123456u,
+					  (uint32_t)fr[i].n, (uint32_t)fr[i].n, &fr[i], fr[i].n);
+			pf_record(&b, le, 0xfffffff0u, 0xffffff00u, 4, 60, &fr[0], 4);
+			pf_record(&b, le, 0x80000000u, 0x80000001u, 0, 0, NULL, 0);
+			pf_record(&b, le, 5, 1999999999u, 1, 1, &fr[1], 1);
+			CHECK_EQ_INT(pf_compare_buf(&b), 6);
+			CHECK(pcapfile_init(&pf, b.p, b.n, DLT_EN10MB));
+			CHECK_EQ_INT(pcapfile_next(&pf, &r, why, sizeof why), 1);
+			CHECK_EQ_INT(r.sec, 1700000000);
+			CHECK_EQ_INT(r.usec, 123456);
+			CHECK_EQ_INT(r.caplen, fr[0].n);
+
+			/* Cut at every length: a short record header, a short frame. */
+			size_t full = b.n;
+			for (size_t cut = PCAPFILE_HDR_LEN; cut < full; cut++) {
+				int n = pf_compare(b.p, cut);
+				CHECK(n >= 0 && n <= 5);
+			}
+			b.n = PCAPFILE_HDR_LEN; /* header only: end of file at once */
+			CHECK_EQ_INT(pf_compare_buf(&b), 0);
+
+			/* caplen above the snapshot length (64): cut to 64 and the rest skipped,
+			 * whole, cut inside the kept part, cut inside the skipped part. */
+			pf_header(&b, le, nsec, 4, 64, DLT_EN10MB);
+			pf_record(&b, le, 1, 2, 100, 100, &fr[0], 100);
+			pf_record(&b, le, 3, 4, (uint32_t)fr[2].n, (uint32_t)fr[2].n, &fr[2], fr[2].n);
+			CHECK_EQ_INT(pf_compare_buf(&b), 2);
+			CHECK(pcapfile_init(&pf, b.p, b.n, DLT_EN10MB));
+			CHECK_EQ_INT(pcapfile_next(&pf, &r, why, sizeof why), 1);
+			CHECK_EQ_INT(r.caplen, 64);
+			CHECK_EQ_INT(r.len, 100);
+			CHECK_EQ_INT(pf_compare(b.p, PCAPFILE_HDR_LEN + 16 + 50), 0);
+			CHECK_EQ_INT(pf_compare(b.p, PCAPFILE_HDR_LEN + 16 + 80), 0);
+
+			/* caplen above libpcap's 256 KiB limit: an error, then libpcap reads the
+			 * next record header from where the bad record's frame would start. */
+			pf_header(&b, le, nsec, 4, 0, DLT_EN10MB);
+			pf_record(&b, le, 1, 2, 300000, 300000, NULL, 0);
+			pf_record(&b, le, 3, 4, (uint32_t)fr[0].n, (uint32_t)fr[0].n, &fr[0], fr[0].n);
+			CHECK_EQ_INT(pf_compare_buf(&b), 1);
+			CHECK(pcapfile_init(&pf, b.p, b.n, DLT_EN10MB));
+			CHECK_EQ_INT(pcapfile_next(&pf, &r, why, sizeof why), -1);
+			CHECK_EQ_STR(why, "invalid packet capture length 300000, bigger than snaplen of "
+					  "262144");
+			CHECK_EQ_INT(pcapfile_next(&pf, &r, why, sizeof why), 1);
+
+			/* Garbage record headers, and a huge snaplen in the file header. */
+			pf_header(&b, le, nsec, 4, 0xffffffffu, DLT_RAW);
+			for (uint32_t i = 0; i < 64; i++)
+				pf_u32(&b, le, i * 2654435761u);
+			CHECK(pf_compare_buf(&b) >= 0);
+		}
+		/* Versions 2.0-2.2 store len before caplen; 2.3 maybe, when caplen > len. (SLL
+		 * only in the host's byte order: see pcapfile_dlt_plain.) */
+		for (uint16_t minor = 0; minor <= 4; minor++) {
+			pf_header(&b, le, false, minor, 65535, le ? DLT_LINUX_SLL : DLT_EN10MB);
+			pf_record(&b, le, 1, 2, 10, 40, &fr[0], 40);
+			pf_record(&b, le, 1, 2, 40, 10, &fr[0], 40);
+			CHECK(pf_compare_buf(&b) >= 1);
+		}
+	}
+	/* Kept on libpcap's reader: pcapng, other versions and magics, link types libpcap does
+	 * more for (swapped SLL), link types we do not decode, a header cut short. */
+	pf_header(&b, true, false, 4, 65535, DLT_EN10MB);
+	CHECK(pcapfile_init(&pf, b.p, b.n, DLT_EN10MB));
+	CHECK(!pcapfile_init(&pf, b.p, b.n - 1, DLT_EN10MB));
+	CHECK(!pcapfile_init(&pf, b.p, b.n, DLT_IEEE802_11));
+	pf_header(&b, false, false, 4, 65535, DLT_LINUX_SLL);
+	CHECK(!pcapfile_init(&pf, b.p, b.n, DLT_LINUX_SLL));
+	CHECK(pcapfile_init(&pf, b.p, b.n, DLT_EN10MB));
+	pf_header(&b, true, false, 5, 65535, DLT_EN10MB);
+	CHECK(!pcapfile_init(&pf, b.p, b.n, DLT_EN10MB));
+	b.n = 0;
+	pf_u32(&b, true, 0xa1b2cd34); /* Kuznetzov */
+	pf_u16(&b, true, 2);
+	pf_u16(&b, true, 4);
+	for (int i = 0; i < 4; i++)
+		pf_u32(&b, true, 0);
+	CHECK(!pcapfile_init(&pf, b.p, b.n, DLT_EN10MB));
+	b.n = 0;
+	pf_u32(&b, true, 0x0a0d0d0a); /* pcapng section header block */
+	for (int i = 0; i < 5; i++)
+		pf_u32(&b, true, 0x1a2b3c4d);
+	CHECK(!pcapfile_init(&pf, b.p, b.n, DLT_EN10MB));
+	free(b.p);
+}
+
+/* What capture_next makes of a file, as text: one line per segment or error, the stats. */
+static void capture_transcript(const char *path, const char *wpath, struct buf *out)
+{
+	struct capture *c;
+	struct cap_packet p;
+	struct capture_stats st;
+	char err[256], line[512];
+	int rc;
+
+	out->n = 0;
+	if (capture_open_offline(&c, path, err, sizeof err) != 0) {
+		snprintf(line, sizeof line, "open: %s\n", err);
+		buf_put(out, line, strlen(line));
+		return;
+	}
+	if (wpath)
+		CHECK_EQ_INT(capture_dump_open(c, wpath, err, sizeof err), 0);
+	for (int i = 0; i < 100 && (rc = capture_next(c, &p, err, sizeof err)) != 0; i++) {
+		if (rc == 1)
+			snprintf(line, sizeof line, "%lld %u %u %u %u\n", (long long)p.ts, p.sport,
+				 p.dport, p.len, p.wire_len);
+		else
+			snprintf(line, sizeof line, "rc %d: %s\n", rc, err);
+		buf_put(out, line, strlen(line));
+	}
+	capture_get_stats(c, &st);
+	snprintf(line, sizeof line, "%llu %llu %llu %llu %llu %llu\n",
+		 (unsigned long long)st.packets, (unsigned long long)st.bytes,
+		 (unsigned long long)st.tcp, (unsigned long long)st.not_tcp,
+		 (unsigned long long)st.malformed, (unsigned long long)st.truncated);
+	buf_put(out, line, strlen(line));
+	capture_close(c);
+}
+
+static void read_file(const char *path, struct buf *out)
+{
+	uint8_t tmp[4096];
+	size_t n;
+	out->n = 0;
+	FILE *f = fopen(path, "rb");
+	CHECK(f != NULL);
+	while (f && (n = fread(tmp, 1, sizeof tmp, f)) > 0)
+		buf_put(out, tmp, n);
+	if (f)
+		fclose(f);
+}
+
+/* The same capture files through capture_next on the mmap path and, with EE_PCAP_LIBPCAP=1,
+ * on libpcap's: the same segments, errors, counters, and -w bytes; cut at every length. */
+static void test_capture_mapped(void)
+{
+	struct frame fr[3];
+	struct buf file = {0}, fast = {0}, slow = {0}, wfast = {0}, wslow = {0};
+	char path[128], wpath[128];
+
+	make_frames(fr);
+	tmp_path(path, sizeof path, "cut.pcap");
+	tmp_path(wpath, sizeof wpath, "cut-w.pcap");
+	for (int le = 0; le < 2; le++) {
+		pf_header(&file, le, le, 4, 80, DLT_EN10MB);
+		for (int i = 0; i < 6; i++)
+			pf_record(&file, le, 1700000000u + (uint32_t)i, 999999u + (uint32_t)i * 1000,
+				  (uint32_t)fr[i % 3].n + (i == 4 ? 30 : 0), (uint32_t)fr[i % 3].n,
+				  &fr[i % 3], fr[i % 3].n + (i == 4 ? 30 : 0));
+		for (size_t cut = file.n; cut >= PCAPFILE_HDR_LEN; cut -= 7) {
+			FILE *f = fopen(path, "wb");
+			CHECK(f && fwrite(file.p, 1, cut, f) == cut);
+			if (f)
+				fclose(f);
+			unsetenv("EE_PCAP_LIBPCAP");
+			capture_transcript(path, wpath, &fast);
+			read_file(wpath, &wfast);
+			setenv("EE_PCAP_LIBPCAP", "1", 1);
+			capture_transcript(path, wpath, &slow);
+			read_file(wpath, &wslow);
+			unsetenv("EE_PCAP_LIBPCAP");
+			CHECK(fast.n == slow.n && memcmp(fast.p, slow.p, fast.n) == 0);
+			CHECK(wfast.n == wslow.n && memcmp(wfast.p, wslow.p, wfast.n) == 0);
+			if (cut == file.n) {
+				/* the whole file: 6 frames, 4 of them TCP, one cut to the snaplen */
+				CHECK(fast.n > 0 && memmem(fast.p, fast.n, "rc ", 3) == NULL);
+			}
+		}
+	}
+	free(file.p);
+	free(fast.p);
+	free(slow.p);
+	free(wfast.p);
+	free(wslow.p);
+}
+
 /* Live capture on loopback: needs root or CAP_NET_RAW, skipped (and said so) without. */
 static void test_live(void)
 {
@@ -782,6 +1071,8 @@ int main(void)
 	test_addr_str();
 	test_offline();
 	test_pcapng();
+	test_pcapfile();
+	test_capture_mapped();
 	test_live();
 
 	char cmd[128];
