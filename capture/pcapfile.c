@@ -80,9 +80,9 @@ bool pcapfile_init(struct pcapfile *pf, const uint8_t *buf, size_t len, int dlt)
 	pf->nsec = magic == PCAPFILE_MAGIC_NS;
 	pf->lengths = minor < 3 ? PCAPFILE_LEN_SWAPPED
 		    : minor == 3 ? PCAPFILE_LEN_MAYBE : PCAPFILE_LEN_NORMAL;
-	/* pcap_adjust_snapshot: 0 or above the limit means the limit */
-	pf->snapshot = snaplen == 0 || snaplen > PCAPFILE_MAX_SNAPLEN ? PCAPFILE_MAX_SNAPLEN
-								      : snaplen;
+	/* libpcap 1.10.3 replaces 0 and what is negative as an int with the limit, and keeps
+	 * the rest, even above the limit (pcap_snapshot then says so too) */
+	pf->snapshot = snaplen == 0 || snaplen > INT32_MAX ? PCAPFILE_MAX_SNAPLEN : snaplen;
 	return true;
 }
 
@@ -135,9 +135,14 @@ int pcapfile_next(struct pcapfile *pf, struct pcapfile_rec *rec, char *err, size
 
 	size_t data = pf->off + PCAPFILE_REC_LEN;
 	if (caplen > PCAPFILE_MAX_SNAPLEN) {
-		/* the snapshot never exceeds the limit, so this is always the first sentence */
-		snprintf(err, errlen, "invalid packet capture length %u, bigger than snaplen of %d",
-			 caplen, (int)pf->snapshot);
+		if (caplen > pf->snapshot)
+			snprintf(err, errlen,
+				 "invalid packet capture length %u, bigger than snaplen of %d", caplen,
+				 (int)pf->snapshot);
+		else
+			snprintf(err, errlen,
+				 "invalid packet capture length %u, bigger than maximum of %u", caplen,
+				 (unsigned)PCAPFILE_MAX_SNAPLEN);
 		return pcapfile_fail(pf, data);
 	}
 	if (caplen > pf->snapshot) {

@@ -20,7 +20,8 @@
 #define PCAPFILE_REC_LEN 16
 
 /* libpcap's MAXIMUM_SNAPLEN: its hard limit on a record (max_snaplen_for_dlt) for every
- * link type this reader accepts, and the snapshot length of a file that says 0 or more. */
+ * link type this reader accepts, and the snapshot length of a file that says 0 (or more
+ * than INT_MAX). */
 #define PCAPFILE_MAX_SNAPLEN 262144
 
 /* Order of the caplen and len fields, by file version (sf-pcap.c: they were interchanged

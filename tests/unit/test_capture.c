@@ -859,6 +859,21 @@ static void test_pcapfile(void)
 					  "262144");
 			CHECK_EQ_INT(pcapfile_next(&pf, &r, why, sizeof why), 1);
 
+			/* A snaplen above the limit but within an int is kept (1.10.3), so a record
+			 * above the limit and within it gets libpcap's other sentence; above INT_MAX
+			 * the snaplen becomes the limit. */
+			pf_header(&b, le, nsec, 4, 0x7fffffffu, DLT_EN10MB);
+			pf_record(&b, le, 1, 2, 300000, 300000, NULL, 0);
+			CHECK_EQ_INT(pf_compare_buf(&b), 0);
+			CHECK(pcapfile_init(&pf, b.p, b.n, DLT_EN10MB));
+			CHECK_EQ_INT(pf.snapshot, 0x7fffffff);
+			CHECK_EQ_INT(pcapfile_next(&pf, &r, why, sizeof why), -1);
+			CHECK_EQ_STR(why, "invalid packet capture length 300000, bigger than maximum of "
+					  "262144");
+			pf_header(&b, le, nsec, 4, 0x80000000u, DLT_EN10MB);
+			pf_record(&b, le, 1, 2, 300000, 300000, NULL, 0);
+			CHECK_EQ_INT(pf_compare_buf(&b), 0);
+
 			/* Garbage record headers, and a huge snaplen in the file header. */
 			pf_header(&b, le, nsec, 4, 0xffffffffu, DLT_RAW);
 			for (uint32_t i = 0; i < 64; i++)
