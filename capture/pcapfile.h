@@ -31,7 +31,6 @@ enum pcapfile_lengths { PCAPFILE_LEN_NORMAL, PCAPFILE_LEN_SWAPPED, PCAPFILE_LEN_
 struct pcapfile {
 	const uint8_t *buf; /* the whole file, header included; borrowed */
 	size_t len, off;    /* off: the next record header */
-	bool le;            /* fields are little-endian */
 	bool swapped;       /* written in the other byte order than this host's */
 	bool nsec;          /* nanosecond timestamps, scaled down to microseconds */
 	enum pcapfile_lengths lengths;
