@@ -52,6 +52,8 @@ struct capture {
 	char *iobuf;   /* offline: the stdio buffer of the file libpcap reads */
 	/* offline fast path (capture_map): the file mapped, its records walked by pcapfile.c */
 	bool fast;
+	bool map_end; /* the end was reached: no more looking for appended bytes, as stdio */
+	int mapfd;    /* libpcap's file, open until pcap_close */
 	void *map;
 	size_t maplen;
 	struct pcapfile pf;
@@ -128,7 +130,32 @@ static void capture_map(struct capture *c, FILE *f)
 	}
 	c->map = m;
 	c->maplen = len;
+	c->mapfd = fileno(f);
 	c->fast = true;
+}
+
+/* At the end of the mapping: if the file grew since (a capture still being written),
+ * maps the rest, as libpcap's fread would go on reading it. Once the file has really ended
+ * it stays ended, as stdio's end-of-file indicator does. Returns true when there is more. */
+static bool capture_remap(struct capture *c)
+{
+	struct stat sb;
+
+	if (c->map_end)
+		return false;
+	c->map_end = true;
+	if (fstat(c->mapfd, &sb) != 0 || (uintmax_t)sb.st_size > SIZE_MAX ||
+	    (size_t)sb.st_size <= c->maplen)
+		return false;
+	void *m = mremap(c->map, c->maplen, (size_t)sb.st_size, MREMAP_MAYMOVE);
+	if (m == MAP_FAILED)
+		return false;
+	c->map = m;
+	c->maplen = (size_t)sb.st_size;
+	c->pf.buf = m;
+	c->pf.len = c->maplen;
+	c->map_end = false;
+	return true;
 }
 
 /* Bytes of the stdio buffer a saved capture is read through. libpcap freads every record
@@ -319,7 +346,12 @@ static int capture_next_mapped(struct capture *c, struct pcap_pkthdr **hdr, cons
 	for (;;) {
 		if (c->stop)
 			return PCAP_ERROR_BREAK;
+		size_t at = c->pf.off;
 		int rc = pcapfile_next(&c->pf, &rec, why, sizeof why);
+		if (rc <= 0 && c->pf.off == c->pf.len && capture_remap(c)) {
+			c->pf.off = at; /* the record, or the end, again with the new bytes */
+			continue;
+		}
 		if (rc == 0)
 			return PCAP_ERROR_BREAK;
 		if (rc < 0) {

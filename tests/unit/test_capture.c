@@ -999,6 +999,33 @@ static void test_capture_mapped(void)
 			}
 		}
 	}
+
+	/* A file that grows after the open (a capture still being written) is read on to its
+	 * new end on both paths, a record cut by the old end included. */
+	for (int mode = 0; mode < 2; mode++) {
+		struct capture *c;
+		struct capture_stats st;
+		char err[256];
+		pf_header(&file, true, false, 4, 65535, DLT_EN10MB);
+		for (int i = 0; i < 6; i++)
+			pf_record(&file, true, 1700000000u + (uint32_t)i, 0, (uint32_t)fr[i % 3].n,
+				  (uint32_t)fr[i % 3].n, &fr[i % 3], fr[i % 3].n);
+		size_t first = PCAPFILE_HDR_LEN + 3 * 16 + fr[0].n + fr[1].n + fr[2].n + 20;
+		FILE *f = fopen(path, "wb");
+		CHECK(f && fwrite(file.p, 1, first, f) == first);
+		if (f)
+			fflush(f);
+		if (mode)
+			setenv("EE_PCAP_LIBPCAP", "1", 1);
+		CHECK_EQ_INT(capture_open_offline(&c, path, err, sizeof err), 0);
+		unsetenv("EE_PCAP_LIBPCAP");
+		CHECK(f && fwrite(file.p + first, 1, file.n - first, f) == file.n - first);
+		if (f)
+			fclose(f);
+		CHECK_EQ_INT(read_all(c, &st, NULL), 4);
+		CHECK_EQ_INT(st.packets, 6);
+		capture_close(c);
+	}
 	free(file.p);
 	free(fast.p);
 	free(slow.p);
