@@ -56,6 +56,7 @@ struct capture {
 	int mapfd;    /* libpcap's file, open until pcap_close */
 	void *map;
 	size_t maplen;
+	size_t released; /* bytes at the start of the mapping given back (capture_release) */
 	struct pcapfile pf;
 	struct pcap_pkthdr fhdr;  /* the current record, as pcap_next_ex would give it */
 	struct bpf_program prog;  /* a copy of the filter installed, run by hand when fast */
@@ -103,6 +104,12 @@ static int capture_wrap(struct capture **out, pcap_t *p, bool live, char *err, s
 	*out = c;
 	return 0;
 }
+
+/* Bytes of the mapping read past before they are given back with MADV_DONTNEED: mapped
+ * file pages count in the process's RSS, and a 1 GB capture must not make it 1 GB (the
+ * kernel keeps them in its page cache). One madvise per 256 KiB is noise next to the
+ * 1 000+ records in them. */
+#define CAPTURE_MAP_RELEASE (256u * 1024)
 
 /* Maps a classic pcap in a regular file for capture_next's fast path; anything else
  * (pcapng, a pipe, a failed mmap, a header pcapfile.c does not take) keeps libpcap's reader,
@@ -333,6 +340,17 @@ static int capture_wait(struct capture *c, char *err, size_t errlen)
 	return n != 0;
 }
 
+/* Gives back the pages wholly before offset at (the record about to be read): the frames
+ * in them were borrowed only until this capture_next. */
+static void capture_release(struct capture *c, size_t at)
+{
+	if (at - c->released < CAPTURE_MAP_RELEASE)
+		return;
+	size_t upto = at & ~(CAPTURE_MAP_RELEASE - 1); /* page-aligned: a power of two */
+	(void)madvise((char *)c->map + c->released, upto - c->released, MADV_DONTNEED);
+	c->released = upto;
+}
+
 /* The fast path's pcap_next_ex: the next record of the mapped file that passes the filter,
  * with the same return values (1, PCAP_ERROR_BREAK at the end, PCAP_ERROR with the
  * sentence in err). Like libpcap's offline loop it rechecks the break flag between
@@ -347,6 +365,7 @@ static int capture_next_mapped(struct capture *c, struct pcap_pkthdr **hdr, cons
 		if (c->stop)
 			return PCAP_ERROR_BREAK;
 		size_t at = c->pf.off;
+		capture_release(c, at);
 		int rc = pcapfile_next(&c->pf, &rec, why, sizeof why);
 		if (rc <= 0 && c->pf.off == c->pf.len && capture_remap(c)) {
 			c->pf.off = at; /* the record, or the end, again with the new bytes */
