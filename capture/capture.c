@@ -341,7 +341,12 @@ static int capture_wait(struct capture *c, char *err, size_t errlen)
 }
 
 /* Gives back the pages wholly before offset at (the record about to be read): the frames
- * in them were borrowed only until this capture_next. */
+ * in them were borrowed only until this capture_next. At the same pace it checks that the
+ * file has not shrunk under the mapping (truncated in place while being read, as
+ * logrotate's copytruncate does): reading a mapped page past the end of the file raises
+ * SIGBUS, so the walk stops at the new end instead, where libpcap's reader would find the
+ * file truncated too. (The check leaves a window of one step; a SIGBUS handler could not
+ * help, since frames are read deep in the pipeline after capture_next returns.) */
 static void capture_release(struct capture *c, size_t at)
 {
 	if (at - c->released < CAPTURE_MAP_RELEASE)
@@ -349,6 +354,10 @@ static void capture_release(struct capture *c, size_t at)
 	size_t upto = at & ~(CAPTURE_MAP_RELEASE - 1); /* page-aligned: a power of two */
 	(void)madvise((char *)c->map + c->released, upto - c->released, MADV_DONTNEED);
 	c->released = upto;
+	struct stat sb;
+	if (fstat(c->mapfd, &sb) == 0 && sb.st_size >= 0 && (uintmax_t)sb.st_size < c->pf.len)
+		/* cut before the record about to be read: an end of file there, as fread sees */
+		c->pf.len = (uintmax_t)sb.st_size > at ? (size_t)sb.st_size : at;
 }
 
 /* The fast path's pcap_next_ex: the next record of the mapped file that passes the filter,
