@@ -158,6 +158,37 @@ measure tshark $SLICE tshark -r $SLICE "${TSHARK_OPTS[@]}" -V
 T_TSHARK=$T RSS_TSHARK=$RSS
 TSHARK_PB=$(tshark -r $SLICE "${TSHARK_OPTS[@]}" -V 2>/dev/null | grep -c '^Protocol Buffers: .*(Message: ' || true)
 
+# Cost with length (issue 6: memory independent of the capture's length, no allocation per
+# message in steady state): trace and count on the first quarter of the big file and on the
+# whole, once each, for peak RSS, heap allocations (build/alloc/alloc_count.so, LD_PRELOAD)
+# and the keys count saw. The copies in the big file write the same keys (see
+# docs/performance.md), so a tool whose memory follows keys, not packets, stays flat.
+QUARTER=$B/quarter.pcap
+[ -s $QUARTER ] || tcpdump -r $BIG -c $(( BIG_PKTS / 4 )) -w $QUARTER 2>/dev/null
+ALLOC_SO=$ROOT/build/alloc/alloc_count.so
+[ -f $ALLOC_SO ] || make -C $ROOT --no-print-directory build/alloc/alloc_count.so >/dev/null 2>&1
+# scale FILE CMD...: "ALLOCS MAXRSS_KB" of one run under the counter
+scale() {
+	local f=$1; shift
+	rm -f $B/alloc.out
+	ALLOC_COUNT_OUT=$B/alloc.out LD_PRELOAD=$ALLOC_SO $EE -q -r $f -p $PORT "$@" > /dev/null 2>&1
+	sed -E 's/.*(^| )allocs=([0-9]+).* maxrss_kb=([0-9]+).*/\2 \3/' $B/alloc.out 2>/dev/null
+}
+keys_of() { { $EE -q -r $1 -p $PORT count 2>/dev/null || true; } | sed -n 's/^ *\([0-9]*\)  total keys.*/\1/p'; }
+{ $EE -r $QUARTER -p $PORT count > /dev/null 2> $B/ee_quarter.err || true; }
+Q_MSGS=$(msgs_of $B/ee_quarter.err)
+SCALE_ROWS=()
+if [ -f $ALLOC_SO ]; then
+	for cmd in "--json trace" count; do
+		# shellcheck disable=SC2086
+		read -r qa qr < <(scale $QUARTER $cmd) || { qa=0 qr=0; }
+		# shellcheck disable=SC2086
+		read -r wa wr < <(scale $BIG $cmd) || { wa=0 wr=0; }
+		SCALE_ROWS+=("| \`$cmd\` | $(( qr / 1024 )) | $(( wr / 1024 )) | $qa | $wa | $(awk -v a=$qa -v b=$wa -v m=$(( BIG_MSGS - Q_MSGS )) 'BEGIN{printf "%.4f", (b - a) / m}') |")
+	done
+fi
+Q_KEYS=$(keys_of $QUARTER) W_KEYS=$(keys_of $BIG)
+
 row "read loop (pcap_next_ex)" $BIG_BYTES $BIG_PKTS $BIG_MSGS $T_LOOP $RSS_LOOP
 MB_LOOP=$MBPS
 row "tcpdump -r FILE -w /dev/null" $BIG_BYTES $BIG_PKTS $BIG_MSGS $T_TCPDUMP $RSS_TCPDUMP
@@ -191,6 +222,18 @@ row "etcd-explorer writes" $BIG_BYTES $BIG_PKTS $BIG_MSGS $T_WRITES $RSS_WRITES
 		">= 1/2 read loop: $(ok "$MB_JSON" "$(awk -v t=$MB_LOOP 'BEGIN{print t / 2}')")" \
 		"($(awk -v a=$MB_JSON -v b=$MB_LOOP 'BEGIN{printf "%.3f", a / b}'));" \
 		"trace peak RSS < 64 MB: $(ok 65536 "$RSS_TRACE") ($(( RSS_TRACE / 1024 )) MB)."
+	if [ ${#SCALE_ROWS[@]} -gt 0 ]; then
+		echo
+		echo "With length: the first quarter of the file ($(( BIG_PKTS / 4 )) packets, $Q_MSGS messages," \
+			"$Q_KEYS keys) against the whole ($BIG_MSGS messages, $W_KEYS keys), one run each;" \
+			"allocations are heap allocations (malloc, calloc, realloc, aligned) counted by" \
+			"build/alloc/alloc_count.so, and the last column is what the other three quarters" \
+			"add per gRPC message."
+		echo
+		echo "| command | peak RSS, quarter (MB) | peak RSS, whole (MB) | allocations, quarter | allocations, whole | per message after the quarter |"
+		echo "|---|---:|---:|---:|---:|---:|"
+		printf '%s\n' "${SCALE_ROWS[@]}"
+	fi
 } | tee $B/results.md
 
 if [ $PROFILE = 1 ]; then
