@@ -1,8 +1,9 @@
 /* capture.c: the packet source, first stage of the pipeline (capture.h). Wraps libpcap for
  * live interfaces and saved files (pcap, pcapng, stdin), saves raw frames for -w, and hands
  * each frame to the pure decoder in link.c, counting what is not a TCP segment. A classic
- * pcap in a regular file is read from an mmap by pcapfile.c instead of libpcap's fread per
- * record (libpcap still opens it: link type, errors, filters and -w stay its own). */
+ * pcap in a regular file is read in 1 MiB blocks into our own buffer and walked there by
+ * pcapfile.c, instead of libpcap's two freads and a copy per record (libpcap still opens
+ * it: link type, errors, filters and -w stay its own). */
 #include <errno.h>
 #include <signal.h>
 #include <limits.h>
@@ -13,7 +14,6 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -50,13 +50,12 @@ struct capture {
 	struct capture_stats st;
 	char name[64]; /* link type name, for capture_linktype_name */
 	char *iobuf;   /* offline: the stdio buffer of the file libpcap reads */
-	/* offline fast path (capture_map): the file mapped, its records walked by pcapfile.c */
+	/* offline fast path (capture_fast): the file read into rbuf, walked by pcapfile.c */
 	bool fast;
-	bool map_end; /* the end was reached: no more looking for appended bytes, as stdio */
-	int mapfd;    /* libpcap's file, open until pcap_close */
-	void *map;
-	size_t maplen;
-	size_t released; /* bytes at the start of the mapping given back (capture_release) */
+	bool eof;     /* a read returned 0 (or failed): no more reading, as stdio's sticky EOF */
+	int rfd;      /* libpcap's file, open until pcap_close; read with pread at roff */
+	off_t roff;   /* the file offset of the byte after the last one read */
+	uint8_t *rbuf; /* CAPTURE_RBUF bytes; pf walks rbuf[0, pf.len) */
 	struct pcapfile pf;
 	struct pcap_pkthdr fhdr;  /* the current record, as pcap_next_ex would give it */
 	struct bpf_program prog;  /* a copy of the filter installed, run by hand when fast */
@@ -105,63 +104,79 @@ static int capture_wrap(struct capture **out, pcap_t *p, bool live, char *err, s
 	return 0;
 }
 
-/* Bytes of the mapping read past before they are given back with MADV_DONTNEED: mapped
- * file pages count in the process's RSS, and a 1 GB capture must not make it 1 GB (the
- * kernel keeps them in its page cache). One madvise per 256 KiB is noise next to the
- * 1 000+ records in them. */
-#define CAPTURE_MAP_RELEASE (256u * 1024)
+/* The fast path reads the file in blocks of this size, at the offsets the 1 MiB stdio buffer
+ * libpcap reads it through would be filled from (CAPTURE_IOBUF): the first block ends at
+ * 1 MiB, each next one starts where the last read ended. So a file changed while being read
+ * (grown, truncated) gives the same records and errors on both paths, as test_capture
+ * checks, for as long as the reads come out the same size. */
+#define CAPTURE_RBLOCK (1u << 20)
 
-/* Maps a classic pcap in a regular file for capture_next's fast path; anything else
- * (pcapng, a pipe, a failed mmap, a header pcapfile.c does not take) keeps libpcap's reader,
- * and so does EE_PCAP_LIBPCAP=1 (any value but "" and "0"), to compare the two. libpcap
- * has read the 24-byte header from f already and reads nothing more. */
-static void capture_map(struct capture *c, FILE *f)
+/* The buffer: a block, after the part of a record cut by the previous block's end (at most
+ * a record header and libpcap's largest record, PCAPFILE_MAX_SNAPLEN: a longer caplen is an
+ * error before any of its bytes are read). */
+#define CAPTURE_RBUF (CAPTURE_RBLOCK + PCAPFILE_REC_LEN + PCAPFILE_MAX_SNAPLEN)
+
+/* Sets up capture_next's fast path for a classic pcap in a regular file: anything else
+ * (pcapng, a pipe, a header pcapfile.c does not take) keeps libpcap's reader, and so does
+ * EE_PCAP_LIBPCAP=1 (any value but "" and "0"), to compare the two. libpcap has read the
+ * 24-byte header from f already and reads nothing more; the records are read from the
+ * same descriptor with pread, at offsets of our own, so f's position does not matter. */
+static void capture_fast(struct capture *c, FILE *f)
 {
 	struct stat sb;
 	const char *e = getenv("EE_PCAP_LIBPCAP");
+	int fd = fileno(f);
 
 	if (e && *e && strcmp(e, "0") != 0)
 		return;
-	if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < PCAPFILE_HDR_LEN ||
-	    (uintmax_t)sb.st_size > SIZE_MAX)
+	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
 		return;
-	size_t len = (size_t)sb.st_size;
-	void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fileno(f), 0);
-	if (m == MAP_FAILED)
+	uint8_t *buf = malloc(CAPTURE_RBUF);
+	if (!buf)
 		return;
-	(void)madvise(m, len, MADV_SEQUENTIAL);
-	if (!pcapfile_init(&c->pf, m, len, c->dlt) ||
+	if (pread(fd, buf, PCAPFILE_HDR_LEN, 0) != PCAPFILE_HDR_LEN ||
+	    !pcapfile_init(&c->pf, buf, PCAPFILE_HDR_LEN, c->dlt) ||
 	    c->pf.snapshot != (uint32_t)pcap_snapshot(c->p)) {
-		munmap(m, len);
+		free(buf);
 		return;
 	}
-	c->map = m;
-	c->maplen = len;
-	c->mapfd = fileno(f);
+	/* nothing read past the header yet: the first capture_next_fast fills the buffer */
+	c->rbuf = buf;
+	c->rfd = fd;
+	c->roff = PCAPFILE_HDR_LEN;
 	c->fast = true;
 }
 
-/* At the end of the mapping: if the file grew since (a capture still being written),
- * maps the rest, as libpcap's fread would go on reading it. Once the file has really ended
- * it stays ended, as stdio's end-of-file indicator does. Returns true when there is more. */
-static bool capture_remap(struct capture *c)
+/* Moves the bytes from at on (a record cut by the end of the buffer, or nothing) to the
+ * start of the buffer, pf to them, and reads the next block after them. A read that returns
+ * 0 sets eof, and so does a failure (err then gets libpcap's sentence for a failed fread
+ * and it returns false); a short read does not, as stdio tries again when more is needed.
+ * Appended bytes (a file still being written) are read until the first end of file. */
+static bool capture_fill(struct capture *c, size_t at, char *err, size_t errlen)
 {
-	struct stat sb;
+	size_t keep = c->pf.len - at;
 
-	if (c->map_end)
-		return false;
-	c->map_end = true;
-	if (fstat(c->mapfd, &sb) != 0 || (uintmax_t)sb.st_size > SIZE_MAX ||
-	    (size_t)sb.st_size <= c->maplen)
-		return false;
-	void *m = mremap(c->map, c->maplen, (size_t)sb.st_size, MREMAP_MAYMOVE);
-	if (m == MAP_FAILED)
-		return false;
-	c->map = m;
-	c->maplen = (size_t)sb.st_size;
-	c->pf.buf = m;
-	c->pf.len = c->maplen;
-	c->map_end = false;
+	memmove(c->rbuf, c->rbuf + at, keep);
+	c->pf.buf = c->rbuf;
+	c->pf.len = keep;
+	c->pf.off = 0;
+	/* stdio read [0, 1 MiB) when libpcap read the header, then 1 MiB from where it ended */
+	size_t want = CAPTURE_RBLOCK - (c->roff == PCAPFILE_HDR_LEN ? PCAPFILE_HDR_LEN : 0);
+	ssize_t n;
+	do
+		n = pread(c->rfd, c->rbuf + keep, want, c->roff);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		c->eof = true;
+		if (n < 0) {
+			snprintf(err, errlen, "read error: error reading dump file: %s",
+				 strerror(errno));
+			return false;
+		}
+		return true;
+	}
+	c->pf.len = keep + (size_t)n;
+	c->roff += n;
 	return true;
 }
 
@@ -211,7 +226,7 @@ int capture_open_offline(struct capture **out, const char *path, char *err, size
 	}
 	(*out)->iobuf = iobuf; /* freed after pcap_close has closed the file */
 	if (!is_stdin)
-		capture_map(*out, f);
+		capture_fast(*out, f);
 	return 0;
 }
 
@@ -340,31 +355,13 @@ static int capture_wait(struct capture *c, char *err, size_t errlen)
 	return n != 0;
 }
 
-/* Gives back the pages wholly before offset at (the record about to be read): the frames
- * in them were borrowed only until this capture_next. At the same pace it checks that the
- * file has not shrunk under the mapping (truncated in place while being read, as
- * logrotate's copytruncate does): reading a mapped page past the end of the file raises
- * SIGBUS, so the walk stops at the new end instead, where libpcap's reader would find the
- * file truncated too. (The check leaves a window of one step; a SIGBUS handler could not
- * help, since frames are read deep in the pipeline after capture_next returns.) */
-static void capture_release(struct capture *c, size_t at)
-{
-	if (at - c->released < CAPTURE_MAP_RELEASE)
-		return;
-	size_t upto = at & ~(CAPTURE_MAP_RELEASE - 1); /* page-aligned: a power of two */
-	(void)madvise((char *)c->map + c->released, upto - c->released, MADV_DONTNEED);
-	c->released = upto;
-	struct stat sb;
-	if (fstat(c->mapfd, &sb) == 0 && sb.st_size >= 0 && (uintmax_t)sb.st_size < c->pf.len)
-		/* cut before the record about to be read: an end of file there, as fread sees */
-		c->pf.len = (uintmax_t)sb.st_size > at ? (size_t)sb.st_size : at;
-}
-
-/* The fast path's pcap_next_ex: the next record of the mapped file that passes the filter,
- * with the same return values (1, PCAP_ERROR_BREAK at the end, PCAP_ERROR with the
- * sentence in err). Like libpcap's offline loop it rechecks the break flag between
- * records the filter drops. */
-static int capture_next_mapped(struct capture *c, struct pcap_pkthdr **hdr, const u_char **data,
+/* The fast path's pcap_next_ex: the next record of the file that passes the filter, with
+ * the same return values (1, PCAP_ERROR_BREAK at the end, PCAP_ERROR with the sentence in
+ * err). A record wholly in the buffer is handed out where it lies (valid until the next
+ * call, as libpcap's); one the buffer's end cuts is read on by capture_fill, and only at the
+ * true end of the file does pcapfile_next's answer stand (libpcap's truncation sentences).
+ * Like libpcap's offline loop it rechecks the break flag between records the filter drops. */
+static int capture_next_fast(struct capture *c, struct pcap_pkthdr **hdr, const u_char **data,
 			       char *err, size_t errlen)
 {
 	struct pcapfile_rec rec;
@@ -374,10 +371,11 @@ static int capture_next_mapped(struct capture *c, struct pcap_pkthdr **hdr, cons
 		if (c->stop)
 			return PCAP_ERROR_BREAK;
 		size_t at = c->pf.off;
-		capture_release(c, at);
 		int rc = pcapfile_next(&c->pf, &rec, why, sizeof why);
-		if (rc <= 0 && c->pf.off == c->pf.len && capture_remap(c)) {
-			c->pf.off = at; /* the record, or the end, again with the new bytes */
+		if (rc <= 0 && c->pf.off == c->pf.len && !c->eof) {
+			/* the end of the buffer, or a record it cuts: again with more bytes */
+			if (!capture_fill(c, at, err, errlen))
+				return PCAP_ERROR;
 			continue;
 		}
 		if (rc == 0)
@@ -411,7 +409,7 @@ int capture_next(struct capture *c, struct cap_packet *pkt, char *err, size_t er
 			return 0;
 		int rc;
 		if (c->fast) {
-			rc = capture_next_mapped(c, &hdr, &data, err, errlen);
+			rc = capture_next_fast(c, &hdr, &data, err, errlen);
 			if (rc == PCAP_ERROR)
 				return EE_IO;
 		} else {
@@ -487,8 +485,7 @@ void capture_close(struct capture *c)
 		return;
 	if (c->dump)
 		pcap_dump_close(c->dump);
-	if (c->map)
-		munmap(c->map, c->maplen);
+	free(c->rbuf);
 	if (c->has_prog)
 		pcap_freecode(&c->prog);
 	pcap_close(c->p);

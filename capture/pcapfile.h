@@ -1,5 +1,5 @@
-/* pcapfile.h: a pure reader of classic pcap savefiles held in memory (an mmap of the file),
- * behind capture_next's fast path (capture.c). It walks the records the way libpcap 1.10's
+/* pcapfile.h: a pure reader of classic pcap savefiles held in memory (capture.c's read
+ * buffer, behind capture_next's fast path). It walks the records the way libpcap 1.10's
  * sf-pcap.c pcap_next_packet does for a file opened with PCAP_TSTAMP_PRECISION_MICRO: same
  * timestamps, same caplen cuts, same errors with the same text, and the same position after
  * an error, so the tool cannot tell which reader it was given. No I/O here: unit tests and
@@ -29,8 +29,9 @@
 enum pcapfile_lengths { PCAPFILE_LEN_NORMAL, PCAPFILE_LEN_SWAPPED, PCAPFILE_LEN_MAYBE };
 
 struct pcapfile {
-	const uint8_t *buf; /* the whole file, header included; borrowed */
-	size_t len, off;    /* off: the next record header */
+	const uint8_t *buf; /* the file's bytes, borrowed: from its start for pcapfile_init; the
+			     * caller may then point buf/len/off at any later window of it */
+	size_t len, off;    /* off: the next record header; len: the end of the bytes held */
 	bool swapped;       /* written in the other byte order than this host's */
 	bool nsec;          /* nanosecond timestamps, scaled down to microseconds */
 	enum pcapfile_lengths lengths;
@@ -53,9 +54,11 @@ struct pcapfile_rec {
 bool pcapfile_init(struct pcapfile *pf, const uint8_t *buf, size_t len, int dlt);
 
 /* Reads the next record. Returns 1 with *rec filled (data points into the buffer), 0 at
- * the end of the file, -1 on a damaged record with libpcap's sentence in err ("truncated
+ * the end of the buffer, -1 on a damaged record with libpcap's sentence in err ("truncated
  * dump file; ...", "invalid packet capture length ..."). A later call goes on from where
- * libpcap's file position would be after that error. */
+ * libpcap's file position would be after that error. An end or a truncation error that
+ * leaves off at len is only final at the end of the file: a caller holding part of the
+ * file puts off back to the record and calls again once it holds more bytes. */
 int pcapfile_next(struct pcapfile *pf, struct pcapfile_rec *rec, char *err, size_t errlen);
 
 #endif

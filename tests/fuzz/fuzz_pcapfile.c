@@ -1,4 +1,4 @@
-/* fuzz_pcapfile.c: differential libFuzzer target for capture/pcapfile.c, the mmap reader
+/* fuzz_pcapfile.c: differential libFuzzer target for capture/pcapfile.c, the record walker
  * behind capture_next's fast path. The input is a whole capture file; libpcap reads it
  * (pcap_next_ex on an fmemopen FILE, microsecond precision, as capture_open_offline opens
  * files) side by side with pcapfile_next, and any difference aborts: a record's timestamp,

@@ -703,7 +703,7 @@ static void test_pcapng(void)
 	capture_close(c);
 }
 
-/* Classic pcap bytes built by hand for the mmap reader (pcapfile.c), in either byte order. */
+/* Classic pcap bytes built by hand for the record walker (pcapfile.c), in either byte order. */
 static void pf_u32(struct buf *b, bool le, uint32_t v)
 {
 	uint8_t x[4];
@@ -915,8 +915,9 @@ static void test_pcapfile(void)
 	free(b.p);
 }
 
-/* What capture_next makes of a file, as text: one line per segment or error, the stats. */
-static void capture_transcript(const char *path, const char *wpath, struct buf *out)
+/* What capture_next makes of a file, as text: one line per segment or error (up to max),
+ * the stats. */
+static void capture_transcript(const char *path, const char *wpath, int max, struct buf *out)
 {
 	struct capture *c;
 	struct cap_packet p;
@@ -932,7 +933,7 @@ static void capture_transcript(const char *path, const char *wpath, struct buf *
 	}
 	if (wpath)
 		CHECK_EQ_INT(capture_dump_open(c, wpath, err, sizeof err), 0);
-	for (int i = 0; i < 100 && (rc = capture_next(c, &p, err, sizeof err)) != 0; i++) {
+	for (int i = 0; i < max && (rc = capture_next(c, &p, err, sizeof err)) != 0; i++) {
 		if (rc == 1)
 			snprintf(line, sizeof line, "%lld %u %u %u %u\n", (long long)p.ts, p.sport,
 				 p.dport, p.len, p.wire_len);
@@ -962,17 +963,64 @@ static void read_file(const char *path, struct buf *out)
 		fclose(f);
 }
 
-/* The same capture files through capture_next on the mmap path and, with EE_PCAP_LIBPCAP=1,
- * on libpcap's: the same segments, errors, counters, and -w bytes; cut at every length. */
-static void test_capture_mapped(void)
+/* Writes n bytes of p to path. */
+static void write_file(const char *path, const void *p, size_t n)
 {
-	struct frame fr[3];
-	struct buf file = {0}, fast = {0}, slow = {0}, wfast = {0}, wslow = {0};
-	char path[128], wpath[128];
+	FILE *f = fopen(path, "wb");
+	CHECK(f && fwrite(p, 1, n, f) == n);
+	if (f)
+		fclose(f);
+}
+
+/* capture_transcript (with -w) on the fast path and, with EE_PCAP_LIBPCAP=1, on libpcap's:
+ * checks they are the same, and returns the fast one in out. */
+static void transcript_both(const char *path, int max, struct buf *out)
+{
+	struct buf slow = {0}, wfast = {0}, wslow = {0};
+	char wpath[128];
+
+	tmp_path(wpath, sizeof wpath, "both-w.pcap");
+	unsetenv("EE_PCAP_LIBPCAP");
+	capture_transcript(path, wpath, max, out);
+	read_file(wpath, &wfast);
+	setenv("EE_PCAP_LIBPCAP", "1", 1);
+	capture_transcript(path, wpath, max, &slow);
+	read_file(wpath, &wslow);
+	unsetenv("EE_PCAP_LIBPCAP");
+	CHECK(out->n == slow.n && memcmp(out->p, slow.p, out->n) == 0);
+	CHECK(wfast.n == wslow.n && memcmp(wfast.p, wslow.p, wfast.n) == 0);
+	free(slow.p);
+	free(wfast.p);
+	free(wslow.p);
+}
+
+/* Reads from c until n records have been read (TCP or not) or the end; returns the TCP
+ * segments and the last return value in *last. */
+static int read_records(struct capture *c, uint64_t n, int *last, char *err, size_t errlen)
+{
+	struct cap_packet pk;
+	struct capture_stats st;
+	int segs = 0;
+	*last = 1;
+	for (;;) {
+		capture_get_stats(c, &st);
+		if (st.packets >= n || (*last = capture_next(c, &pk, err, errlen)) != 1)
+			return segs;
+		segs++;
+	}
+}
+
+/* The same capture files through capture_next on the fast path (read in 1 MiB blocks) and,
+ * with EE_PCAP_LIBPCAP=1, on libpcap's: the same segments, errors, counters, and -w bytes;
+ * cut at every length; records across the blocks' ends; files that change while read. */
+static void test_capture_fast(void)
+{
+	struct frame fr[3], big;
+	struct buf file = {0}, fast = {0};
+	char path[128];
 
 	make_frames(fr);
 	tmp_path(path, sizeof path, "cut.pcap");
-	tmp_path(wpath, sizeof wpath, "cut-w.pcap");
 	for (int le = 0; le < 2; le++) {
 		pf_header(&file, le, le, 4, 80, DLT_EN10MB);
 		for (int i = 0; i < 6; i++)
@@ -980,19 +1028,8 @@ static void test_capture_mapped(void)
 				  (uint32_t)fr[i % 3].n + (i == 4 ? 30 : 0), (uint32_t)fr[i % 3].n,
 				  &fr[i % 3], fr[i % 3].n + (i == 4 ? 30 : 0));
 		for (size_t cut = file.n; cut >= PCAPFILE_HDR_LEN; cut -= 7) {
-			FILE *f = fopen(path, "wb");
-			CHECK(f && fwrite(file.p, 1, cut, f) == cut);
-			if (f)
-				fclose(f);
-			unsetenv("EE_PCAP_LIBPCAP");
-			capture_transcript(path, wpath, &fast);
-			read_file(wpath, &wfast);
-			setenv("EE_PCAP_LIBPCAP", "1", 1);
-			capture_transcript(path, wpath, &slow);
-			read_file(wpath, &wslow);
-			unsetenv("EE_PCAP_LIBPCAP");
-			CHECK(fast.n == slow.n && memcmp(fast.p, slow.p, fast.n) == 0);
-			CHECK(wfast.n == wslow.n && memcmp(wfast.p, wslow.p, wfast.n) == 0);
+			write_file(path, file.p, cut);
+			transcript_both(path, 100, &fast);
 			if (cut == file.n) {
 				/* the whole file: 6 frames, 4 of them TCP, one cut to the snaplen */
 				CHECK(fast.n > 0 && memmem(fast.p, fast.n, "rc ", 3) == NULL);
@@ -1000,70 +1037,105 @@ static void test_capture_mapped(void)
 		}
 	}
 
+	/* Records of every size up to libpcap's largest (256 KiB, the buffer's reserve), so the
+	 * 1 MiB blocks end inside record headers and frames at many offsets; whole and cut
+	 * around each block end. Snaplen 200 000: the largest ones are cut to it, the rest of
+	 * them skipped across block ends too. */
+	memset(&big, 0, sizeof big);
+	put_eth(&big, 0x0800);
+	put_v4_tcp(&big);
+	pf_header(&file, true, false, 4, 200000, DLT_EN10MB);
+	for (uint32_t i = 0; file.n < (5u << 20); i++) {
+		uint32_t caplen = i % 7 == 6 ? PCAPFILE_MAX_SNAPLEN - i % 3 : (i * 7919u) % 70000;
+		if (caplen < big.n)
+			caplen = (uint32_t)big.n;
+		pf_record(&file, true, 1700000000u + i, i, caplen, caplen + 5, &big, caplen);
+	}
+	write_file(path, file.p, file.n);
+	transcript_both(path, 1000, &fast);
+	CHECK(fast.n > 0 && memmem(fast.p, fast.n, "rc ", 3) == NULL);
+	for (size_t blk = 1; blk <= 4; blk++) {
+		static const int d[] = {-300000, -70001, -17, -16, -15, -1, 0, 1, 15, 16, 17, 5000};
+		for (size_t k = 0; k < sizeof d / sizeof d[0]; k++) {
+			size_t cut = (blk << 20) + (size_t)(ptrdiff_t)d[k];
+			write_file(path, file.p, cut);
+			transcript_both(path, 1000, &fast);
+		}
+	}
+
 	/* A file that grows after the open (a capture still being written) is read on to its
-	 * new end on both paths, a record cut by the old end included. */
-	for (int mode = 0; mode < 2; mode++) {
+	 * new end on both paths, a record cut by the old end included, whether the bytes come
+	 * before the first read or after a short one; but once a read has found the end, stdio's
+	 * end-of-file indicator sticks (glibc), and so the fast path's: bytes appended after
+	 * that are not read. */
+	for (int mode = 0; mode < 6; mode++) {
 		struct capture *c;
 		struct capture_stats st;
 		char err[256];
+		int last = 1, segs = 0, when = mode >> 1; /* before any read, after one, at the end */
 		pf_header(&file, true, false, 4, 65535, DLT_EN10MB);
 		for (int i = 0; i < 6; i++)
 			pf_record(&file, true, 1700000000u + (uint32_t)i, 0, (uint32_t)fr[i % 3].n,
 				  (uint32_t)fr[i % 3].n, &fr[i % 3], fr[i % 3].n);
 		size_t first = PCAPFILE_HDR_LEN + 3 * 16 + fr[0].n + fr[1].n + fr[2].n + 20;
+		size_t whole = first - 20, from = when == 2 ? whole : first;
 		FILE *f = fopen(path, "wb");
-		CHECK(f && fwrite(file.p, 1, first, f) == first);
+		CHECK(f && fwrite(file.p, 1, from, f) == from);
 		if (f)
 			fflush(f);
+		if (mode & 1)
+			setenv("EE_PCAP_LIBPCAP", "1", 1);
+		CHECK_EQ_INT(capture_open_offline(&c, path, err, sizeof err), 0);
+		unsetenv("EE_PCAP_LIBPCAP");
+		if (when > 0) /* a first short read, or the end met */
+			segs = read_records(c, when == 2 ? 4 : 1, &last, err, sizeof err);
+		CHECK_EQ_INT(last, when == 2 ? 0 : 1);
+		CHECK(f && fwrite(file.p + from, 1, file.n - from, f) == file.n - from);
+		if (f)
+			fclose(f);
+		segs += read_all(c, &st, NULL);
+		CHECK_EQ_INT(segs, when == 2 ? 2 : 4);
+		CHECK_EQ_INT(st.packets, when == 2 ? 3 : 6);
+		capture_close(c);
+	}
+
+	/* A file truncated in place while being read (logrotate's copytruncate) ends where the
+	 * reads meet its new end: what was read before (the first 1 MiB block, as stdio's
+	 * buffer holds) is still handed out, then the record cut by the block's end is a
+	 * truncated file, with the same sentence on both paths. 1.5 MiB of records, read to
+	 * 300 KiB, cut at 600 KiB. */
+	pf_header(&file, true, false, 4, 65535, DLT_EN10MB);
+	while (file.n < (3u << 19))
+		pf_record(&file, true, 1700000000u, 0, (uint32_t)fr[0].n, (uint32_t)fr[0].n, &fr[0],
+			  fr[0].n);
+	size_t rec = 16 + fr[0].n;
+	char errs[2][256];
+	size_t ns[2];
+	for (int mode = 0; mode < 2; mode++) {
+		struct capture *c;
+		char err[256];
+		int rc;
+		write_file(path, file.p, file.n);
 		if (mode)
 			setenv("EE_PCAP_LIBPCAP", "1", 1);
 		CHECK_EQ_INT(capture_open_offline(&c, path, err, sizeof err), 0);
 		unsetenv("EE_PCAP_LIBPCAP");
-		CHECK(f && fwrite(file.p + first, 1, file.n - first, f) == file.n - first);
-		if (f)
-			fclose(f);
-		CHECK_EQ_INT(read_all(c, &st, NULL), 4);
-		CHECK_EQ_INT(st.packets, 6);
-		capture_close(c);
-	}
-
-	/* A file truncated in place while being read (logrotate's copytruncate): the mapped
-	 * reader must stop at the new end (a page past it would raise SIGBUS), as libpcap's
-	 * fread does, not die. 1.5 MiB of records, read to 300 KiB, cut at 600 KiB. */
-	{
-		struct capture *c;
-		struct cap_packet pk;
-		char err[256];
-		pf_header(&file, true, false, 4, 65535, DLT_EN10MB);
-		while (file.n < (3u << 19))
-			pf_record(&file, true, 1700000000u, 0, (uint32_t)fr[0].n, (uint32_t)fr[0].n,
-				  &fr[0], fr[0].n);
-		size_t rec = 16 + fr[0].n, nrec = (file.n - PCAPFILE_HDR_LEN) / rec;
-		FILE *f = fopen(path, "wb");
-		CHECK(f && fwrite(file.p, 1, file.n, f) == file.n);
-		if (f)
-			fclose(f);
-		CHECK_EQ_INT(capture_open_offline(&c, path, err, sizeof err), 0);
-		size_t n = 0;
-		int rc = 1;
-		while (n * rec < (300u << 10) && (rc = capture_next(c, &pk, err, sizeof err)) == 1)
-			n++;
+		size_t n = (size_t)read_records(c, (300u << 10) / rec, &rc, err, sizeof err);
 		CHECK_EQ_INT(rc, 1);
 		CHECK_EQ_INT(truncate(path, 600u << 10), 0);
-		while ((rc = capture_next(c, &pk, err, sizeof err)) == 1)
-			n++;
-		/* every whole record before the cut was read, nothing after it */
-		size_t whole = ((600u << 10) - PCAPFILE_HDR_LEN) / rec;
-		CHECK_EQ_INT(n, whole);
-		CHECK(n < nrec);
-		CHECK(rc == 0 || (rc == EE_IO && strstr(err, "truncated dump file") != NULL));
+		n += (size_t)read_records(c, UINT64_MAX, &rc, err, sizeof err);
+		/* every whole record of the first block was read, nothing after it */
+		CHECK_EQ_INT(n, ((1u << 20) - PCAPFILE_HDR_LEN) / rec);
+		CHECK(rc == EE_IO && strstr(err, "truncated dump file") != NULL);
+		ns[mode] = n;
+		snprintf(errs[mode], sizeof errs[mode], "%s", err);
+		CHECK_EQ_INT(capture_next(c, &(struct cap_packet){0}, err, sizeof err), 0);
 		capture_close(c);
 	}
+	CHECK_EQ_INT(ns[0], ns[1]);
+	CHECK_EQ_STR(errs[0], errs[1]);
 	free(file.p);
 	free(fast.p);
-	free(slow.p);
-	free(wfast.p);
-	free(wslow.p);
 }
 
 /* Live capture on loopback: needs root or CAP_NET_RAW, skipped (and said so) without. */
@@ -1147,7 +1219,7 @@ int main(void)
 	test_offline();
 	test_pcapng();
 	test_pcapfile();
-	test_capture_mapped();
+	test_capture_fast();
 	test_live();
 
 	char cmd[128];
