@@ -14,6 +14,7 @@
 
 #include "capture.h"
 #include "pcapfile.h"
+#include "pcapfile_check.h"
 #include "unit.h"
 
 /* A frame under construction. */
@@ -742,57 +743,18 @@ static void pf_record(struct buf *b, bool le, uint32_t sec, uint32_t frac, uint3
 	}
 }
 
-/* Reads the same bytes with libpcap (pcap_next_ex on an fmemopen FILE, microsecond
- * precision, as capture_open_offline opens files) and with pcapfile_next, and checks every
- * step gives the same: records (timestamp, lengths, bytes), end of file, errors with the
- * same sentence, and what comes after an error. Returns the records read, -1 when libpcap
- * refuses the file, -2 when pcapfile_init does not take it. (fuzz_pcapfile.c does the
- * same on random input.) */
+/* pcapfile_check.h's differential check on one file, counted as a unit check. Returns the
+ * records read, -1 when libpcap refuses the file, -2 when pcapfile_init does not take it.
+ * (fuzz_pcapfile.c runs the same check on random input.) */
 static int pf_compare(const uint8_t *data, size_t size)
 {
-	char ebuf[PCAP_ERRBUF_SIZE], why[PCAP_ERRBUF_SIZE];
-	FILE *f = size ? fmemopen((void *)data, size, "rb") : NULL;
-	if (!f)
-		return -1;
-	pcap_t *p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
-	if (!p) {
-		fclose(f);
-		return -1;
-	}
-	struct pcapfile pf;
-	if (!pcapfile_init(&pf, data, size, pcap_datalink(p))) {
-		pcap_close(p);
-		return -2;
-	}
-	CHECK_EQ_INT(pf.snapshot, pcap_snapshot(p));
-	int n = 0;
-	for (size_t step = 0; step <= size / 16 + 2; step++) {
-		struct pcap_pkthdr *h;
-		const u_char *d;
-		struct pcapfile_rec r;
-		int a = pcap_next_ex(p, &h, &d);
-		int b = pcapfile_next(&pf, &r, why, sizeof why);
-		if (a == 1) {
-			CHECK_EQ_INT(b, 1);
-			if (b != 1)
-				break;
-			CHECK_EQ_INT(r.sec, h->ts.tv_sec);
-			CHECK_EQ_INT(r.usec, h->ts.tv_usec);
-			CHECK_EQ_INT(r.caplen, h->caplen);
-			CHECK_EQ_INT(r.len, h->len);
-			CHECK(r.caplen == h->caplen && memcmp(r.data, d, h->caplen) == 0);
-			n++;
-		} else if (a == PCAP_ERROR_BREAK) {
-			CHECK_EQ_INT(b, 0);
-			break;
-		} else {
-			CHECK_EQ_INT(a, PCAP_ERROR);
-			CHECK_EQ_INT(b, -1);
-			if (b == -1)
-				CHECK_EQ_STR(why, pcap_geterr(p));
-		}
-	}
-	pcap_close(p);
+	const char *what;
+	size_t step;
+	char detail[2 * PCAP_ERRBUF_SIZE + 32];
+	int n = pcapfile_check(data, size, &what, &step, detail, sizeof detail);
+	if (n == PCAPFILE_CHECK_DIFF)
+		fprintf(stderr, "pcapfile vs libpcap: %s differs at record %zu %s\n", what, step, detail);
+	CHECK(n != PCAPFILE_CHECK_DIFF);
 	return n;
 }
 
