@@ -3,6 +3,7 @@
  * from managedFields, a field diff, and housekeeping labels for the API server's own traffic. */
 #include "meaning.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "cli.h"
@@ -202,9 +203,22 @@ static void explain_put(const struct meaning_ctx *ctx, struct meaning *m,
 	m->change = p.change;
 }
 
+/* Zeroes m except the key's text buffers, which get empty strings: they are most of
+ * the struct (~770 bytes), k8s_key_parse writes them whole when a key is parsed, and
+ * clearing them for every record (twice: meaning_clear did too) cost 3.6% of `count`. */
+static void meaning_reset(struct meaning *m)
+{
+	const size_t k0 = offsetof(struct meaning, key), k1 = k0 + sizeof m->key;
+	memset(m, 0, k0);
+	memset((char *)m + k1, 0, sizeof *m - k1);
+	m->key.kind = K8S_KEY_NONE;
+	m->key.group[0] = m->key.resource[0] = m->key.ns[0] = m->key.name[0] = '\0';
+	m->key.special = NULL;
+}
+
 void meaning_build(const struct meaning_ctx *ctx, const struct etcd_record *r, struct meaning *m)
 {
-	memset(m, 0, sizeof *m);
+	meaning_reset(m);
 	switch (r->c.kind) {
 	case REC_RPC: {
 		const struct rec_rpc *rpc = &r->u.rpc;
@@ -301,5 +315,5 @@ void meaning_clear(struct meaning *m)
 		k8s_value_free(&m->val);
 	if (m->has_prev)
 		k8s_value_free(&m->prev);
-	memset(m, 0, sizeof *m);
+	meaning_reset(m);
 }
