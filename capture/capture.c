@@ -21,6 +21,7 @@
 
 #include "capture.h"
 #include "pcapfile.h"
+#include "portfilter.h"
 
 /* Bytes kept per frame live: 256 KiB covers the largest TSO/GRO super-frames Linux hands
  * to packet sockets (64 KiB IP + headers), so no etcd payload is cut (tcpdump's default). */
@@ -60,6 +61,11 @@ struct capture {
 	struct pcap_pkthdr fhdr;  /* the current record, as pcap_next_ex would give it */
 	struct bpf_program prog;  /* a copy of the filter installed, run by hand when fast */
 	bool has_prog;
+	/* the filter installed is app.c's default one for these ports (0 = "tcp"): the fast
+	 * path asks capture_port_verdict first and runs prog only when it is not sure */
+	bool native;
+	int nports;
+	uint16_t ports[CAPTURE_NATIVE_PORTS];
 };
 
 /* Fills name with libpcap's name for dlt, or a numeric one for a type it does not know. */
@@ -314,7 +320,23 @@ int capture_set_filter(struct capture *c, const char *expr, char *err, size_t er
 		pcap_freecode(&c->prog);
 	c->prog = prog;
 	c->has_prog = true;
+	c->native = false; /* until capture_set_default_ports says what this one is */
 	return 0;
+}
+
+/* The caller vouches that the filter just installed is "tcp and (port P1 or ...)" for these
+ * ports, or "tcp" for none. A DLT_NULL file from a host of the other byte order gets its
+ * address family compiled swapped, which capture_port_verdict does not know: BPF then. */
+void capture_set_default_ports(struct capture *c, const uint16_t *ports, int nports)
+{
+	c->native = false;
+	if (!c->has_prog || nports < 0 || nports > CAPTURE_NATIVE_PORTS ||
+	    !capture_port_verdict_dlt(c->dlt) || (c->dlt == DLT_NULL && pcap_is_swapped(c->p)))
+		return;
+	for (int i = 0; i < nports; i++)
+		c->ports[i] = ports[i];
+	c->nports = nports;
+	c->native = true;
 }
 
 /* Opens the -w file ("-" for stdout) with this capture's link type and snaplen. */
@@ -388,8 +410,14 @@ static int capture_next_fast(struct capture *c, struct pcap_pkthdr **hdr, const 
 		c->fhdr.ts.tv_usec = (suseconds_t)rec.usec;
 		c->fhdr.caplen = rec.caplen;
 		c->fhdr.len = rec.len;
-		if (c->has_prog && !pcap_offline_filter(&c->prog, &c->fhdr, rec.data))
-			continue;
+		if (c->has_prog) {
+			int v = c->native ? capture_port_verdict(c->dlt, rec.data, rec.caplen,
+								 c->ports, c->nports) : -1;
+			if (v < 0)
+				v = pcap_offline_filter(&c->prog, &c->fhdr, rec.data) != 0;
+			if (!v)
+				continue;
+		}
 		*hdr = &c->fhdr;
 		*data = rec.data;
 		return 1;

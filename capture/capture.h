@@ -56,6 +56,15 @@ int capture_open_live(struct capture **out, const char *iface, size_t buffer_byt
 /* Applies a BPF filter expression (compiled for the capture's link type). */
 int capture_set_filter(struct capture *c, const char *expr, char *err, size_t errlen);
 
+/* Ports capture_set_default_ports takes (more: the BPF runs alone). */
+#define CAPTURE_NATIVE_PORTS 64
+
+/* Says the filter capture_set_filter just installed is the default one, "tcp and (port P1
+ * or port P2 ...)" for these ports, or "tcp" when nports is 0: reading a file, the fast
+ * path then decides most frames in C (portfilter.c) with BPF's verdict, running the BPF
+ * only for the others. A later capture_set_filter forgets it. Never for a user's filter. */
+void capture_set_default_ports(struct capture *c, const uint16_t *ports, int nports);
+
 /* Starts saving every frame read (raw, before decoding) to path, like tcpdump -w. */
 int capture_dump_open(struct capture *c, const char *path, char *err, size_t errlen);
 

@@ -711,6 +711,8 @@ int app_main(struct cli_opts *o)
 		return o->bpf ? 2 : 1;
 	}
 	free(filter);
+	if (!o->bpf)
+		capture_set_default_ports(a.cap, o->ports, o->any_port ? 0 : o->n_ports);
 	if (o->write_file && capture_dump_open(a.cap, o->write_file, err, sizeof err) < 0) {
 		fprintf(stderr, "etcd-explorer: %s\n", err);
 		capture_close(a.cap);
