@@ -1,7 +1,10 @@
 /* link.c: the pure frame decoder behind capture_next() (capture.h), first stage of the
  * pipeline. Takes one link-layer frame and finds the TCP segment inside it: link header,
  * VLAN tags, IPv4 or IPv6 (+ extension headers), TCP header. No libpcap I/O here, so unit
- * tests and the fuzzer drive it with hand-built bytes; every read goes through struct rd. */
+ * tests and the fuzzer drive it with hand-built bytes; every read goes through struct rd:
+ * one rd_bytes() bounds check per fixed-size header, then loads from the returned span.
+ * tests/unit/link_ref.h keeps the decoder as it was before that change; test_link and
+ * fuzz_capture require the same return code and struct cap_packet for every input. */
 #include <string.h>
 
 #include <pcap/pcap.h>
@@ -60,16 +63,18 @@ static bool link_is_vlan(uint16_t type)
  *   +--------+-----+--------+-----+--------+   each tag: TPID 0x8100/0x88a8/0x9100,
  *   | TPID   | TCI | TPID   | TCI | type   |   2 bytes of PCP/DEI/VID (802.1Q-2018 9.6)
  *   +--------+-----+--------+-----+--------+
- */
-static int link_vlan_walk(struct rd *r, uint16_t type, enum link_next *next)
+ *
+ * Always inlined: every Ethernet/SLL frame passes through it, nearly always with no tag. */
+static inline __attribute__((always_inline)) int link_vlan_walk(struct rd *r, uint16_t type,
+								  enum link_next *next)
 {
 	for (int depth = 0; link_is_vlan(type); depth++) {
 		if (depth >= CAP_VLAN_MAX_DEPTH)
 			return EE_MALFORMED;
-		rd_skip(r, 2); /* TCI */
-		type = rd_be16(r);
-		if (r->err)
+		const uint8_t *tag = rd_bytes(r, 4); /* TCI, then the next type */
+		if (!tag)
 			return EE_TRUNCATED;
+		type = (uint16_t)(tag[2] << 8 | tag[3]);
 	}
 	*next = link_from_ethertype(type);
 	return 0;
@@ -79,10 +84,10 @@ static int link_vlan_walk(struct rd *r, uint16_t type, enum link_next *next)
  * 802.3 length field (< 0x0600) means LLC, never our TCP. */
 static int link_ether(struct rd *r, enum link_next *next)
 {
-	rd_skip(r, 12);
-	uint16_t type = rd_be16(r);
-	if (r->err)
+	const uint8_t *h = rd_bytes(r, 14);
+	if (!h)
 		return EE_TRUNCATED;
+	uint16_t type = (uint16_t)(h[12] << 8 | h[13]);
 	if (type < ETHERTYPE_MIN) {
 		*next = NEXT_OTHER;
 		return 0;
@@ -95,10 +100,10 @@ static int link_ether(struct rd *r, enum link_next *next)
  */
 static int link_sll(struct rd *r, enum link_next *next)
 {
-	rd_skip(r, 14);
-	uint16_t proto = rd_be16(r);
-	if (r->err)
+	const uint8_t *h = rd_bytes(r, 16);
+	if (!h)
 		return EE_TRUNCATED;
+	uint16_t proto = (uint16_t)(h[14] << 8 | h[15]);
 	return link_vlan_walk(r, proto, next);
 }
 
@@ -107,10 +112,10 @@ static int link_sll(struct rd *r, enum link_next *next)
  */
 static int link_sll2(struct rd *r, enum link_next *next)
 {
-	uint16_t proto = rd_be16(r);
-	rd_skip(r, 18);
-	if (r->err)
+	const uint8_t *h = rd_bytes(r, 20);
+	if (!h)
 		return EE_TRUNCATED;
+	uint16_t proto = (uint16_t)(h[0] << 8 | h[1]);
 	return link_vlan_walk(r, proto, next);
 }
 
@@ -142,6 +147,8 @@ static int link_bsd_loop(struct rd *r, enum link_next *next)
 /* Runs the link-layer step for dlt; EE_UNSUPPORTED for a type we do not decode. */
 static int link_decode(int dlt, struct rd *r, enum link_next *next)
 {
+	if (dlt == DLT_EN10MB) /* the common case, before the switch's compare tree */
+		return link_ether(r, next);
 	switch (dlt) {
 	case DLT_EN10MB:
 		return link_ether(r, next);
@@ -180,28 +187,30 @@ static int link_decode(int dlt, struct rd *r, enum link_next *next)
  *   |                   Options (DOff*4 - 20 bytes)                 |
  *   +---------------------------------------------------------------+
  */
-static int tcp_decode(struct rd *r, uint32_t seg_wire, struct cap_packet *pkt)
+/* Inlined into both IP decoders: one call less per segment. */
+static inline __attribute__((always_inline)) int tcp_decode(struct rd *r, uint32_t seg_wire,
+							      struct cap_packet *pkt)
 {
-	pkt->sport = rd_be16(r);
-	pkt->dport = rd_be16(r);
-	pkt->seq = rd_be32(r);
-	pkt->ack = rd_be32(r);
-	uint8_t doff = rd_u8(r) >> 4;
-	pkt->flags = rd_u8(r);
-	rd_skip(r, 6); /* window, checksum, urgent pointer */
-	if (r->err)
+	const uint8_t *h = rd_bytes(r, 20); /* the fixed header: one check, then plain loads */
+	if (!h)
 		return seg_wire < 20 ? EE_MALFORMED : EE_TRUNCATED;
-	uint32_t hlen = (uint32_t)doff * 4;
-	if (doff < 5 || hlen > seg_wire)
+	uint32_t hlen = (uint32_t)(h[12] >> 4) * 4;
+	if (hlen < 20 || hlen > seg_wire)
 		return EE_MALFORMED;
 	rd_skip(r, hlen - 20); /* options: nothing in them matters to a passive reader */
 	if (r->err)
 		return EE_TRUNCATED;
-	pkt->len = (uint32_t)rd_left(r);
-	pkt->wire_len = seg_wire - hlen;
-	pkt->payload = rd_bytes(r, pkt->len);
-	if (pkt->len > pkt->wire_len) /* cannot happen: r was cut to the IP length */
+	uint32_t len = (uint32_t)rd_left(r);
+	if (len > seg_wire - hlen) /* cannot happen: r was cut to the IP length */
 		return EE_MALFORMED;
+	pkt->sport = (uint16_t)(h[0] << 8 | h[1]);
+	pkt->dport = (uint16_t)(h[2] << 8 | h[3]);
+	pkt->seq = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7];
+	pkt->ack = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 | (uint32_t)h[10] << 8 | h[11];
+	pkt->flags = h[13];
+	pkt->len = len;
+	pkt->wire_len = seg_wire - hlen;
+	pkt->payload = rd_bytes(r, len);
 	return 0;
 }
 
@@ -230,19 +239,13 @@ static void ip_bound(struct rd *r, const uint8_t *start, uint32_t ip_len)
  * captured bytes (plus whatever the snaplen cut) are then the only length there is. */
 static int ip4_decode(struct rd *r, uint32_t link_cut, struct cap_packet *pkt)
 {
-	const uint8_t *start = r->p;
-	uint8_t vihl = rd_u8(r);
-	rd_skip(r, 1);
-	uint32_t total = rd_be16(r);
-	rd_skip(r, 2);
-	uint16_t frag = rd_be16(r);
-	rd_skip(r, 1);
-	uint8_t proto = rd_u8(r);
-	rd_skip(r, 2);
-	const uint8_t *src = rd_bytes(r, 4);
-	const uint8_t *dst = rd_bytes(r, 4);
-	if (r->err)
+	const uint8_t *start = rd_bytes(r, 20); /* the fixed header */
+	if (!start)
 		return EE_TRUNCATED;
+	uint8_t vihl = start[0];
+	uint32_t total = (uint32_t)start[2] << 8 | start[3];
+	uint16_t frag = (uint16_t)(start[6] << 8 | start[7]);
+	uint8_t proto = start[9];
 	uint32_t hlen = (uint32_t)(vihl & 0x0f) * 4;
 	if (vihl >> 4 != 4 || hlen < 20)
 		return EE_MALFORMED;
@@ -258,10 +261,13 @@ static int ip4_decode(struct rd *r, uint32_t link_cut, struct cap_packet *pkt)
 	rd_skip(r, hlen - 20);
 	if (r->err)
 		return EE_TRUNCATED;
-	pkt->af = 4;
-	memcpy(pkt->src, src, 4);
-	memcpy(pkt->dst, dst, 4);
-	return tcp_decode(r, total - hlen, pkt);
+	int rc = tcp_decode(r, total - hlen, pkt);
+	if (rc == 0) {
+		pkt->af = 4;
+		memcpy(pkt->src, start + 12, 4);
+		memcpy(pkt->dst, start + 16, 4);
+	}
+	return rc;
 }
 
 /* IPv6 fixed header (RFC 8200 section 3) and the extension headers before TCP:
@@ -278,17 +284,12 @@ static int ip4_decode(struct rd *r, uint32_t link_cut, struct cap_packet *pkt)
  * Fragment header means a piece of a datagram we do not reassemble: not TCP for us. */
 static int ip6_decode(struct rd *r, uint32_t link_cut, struct cap_packet *pkt)
 {
-	const uint8_t *start = r->p;
-	uint8_t ver = rd_u8(r) >> 4;
-	rd_skip(r, 3);
-	uint32_t plen = rd_be16(r);
-	uint8_t nh = rd_u8(r);
-	rd_skip(r, 1);
-	const uint8_t *src = rd_bytes(r, 16);
-	const uint8_t *dst = rd_bytes(r, 16);
-	if (r->err)
+	const uint8_t *start = rd_bytes(r, 40); /* the fixed header */
+	if (!start)
 		return EE_TRUNCATED;
-	if (ver != 6)
+	uint32_t plen = (uint32_t)start[4] << 8 | start[5];
+	uint8_t nh = start[6];
+	if (start[0] >> 4 != 6)
 		return EE_MALFORMED;
 	if (plen == 0)
 		plen = (uint32_t)(r->end - start) - 40 + link_cut;
@@ -299,10 +300,10 @@ static int ip6_decode(struct rd *r, uint32_t link_cut, struct cap_packet *pkt)
 			return EE_MALFORMED;
 		if (nh != IP6_HOPOPTS && nh != IP6_ROUTING && nh != IP6_DSTOPTS && nh != IP6_AH)
 			return EE_NOTTCP; /* fragment, ESP, no-next-header, UDP, ICMPv6 ... */
-		uint8_t next = rd_u8(r);
-		uint8_t elen = rd_u8(r);
-		if (r->err)
+		const uint8_t *ext = rd_bytes(r, 2);
+		if (!ext)
 			return left < 2 ? EE_MALFORMED : EE_TRUNCATED;
+		uint8_t next = ext[0], elen = ext[1];
 		uint32_t size = nh == IP6_AH ? ((uint32_t)elen + 2) * 4 : ((uint32_t)elen + 1) * 8;
 		if (size > left)
 			return EE_MALFORMED;
@@ -312,10 +313,13 @@ static int ip6_decode(struct rd *r, uint32_t link_cut, struct cap_packet *pkt)
 		left -= size;
 		nh = next;
 	}
-	pkt->af = 6;
-	memcpy(pkt->src, src, 16);
-	memcpy(pkt->dst, dst, 16);
-	return tcp_decode(r, left, pkt);
+	int rc = tcp_decode(r, left, pkt);
+	if (rc == 0) {
+		pkt->af = 6;
+		memcpy(pkt->src, start + 8, 16);
+		memcpy(pkt->dst, start + 24, 16);
+	}
+	return rc;
 }
 
 /* Decodes one frame (see capture.h). An unknown dlt returns EE_UNSUPPORTED before any byte
@@ -353,7 +357,5 @@ int capture_decode_frame(int dlt, const uint8_t *frame, uint32_t caplen, uint32_
 		rc = EE_NOTTCP;
 		break;
 	}
-	if (rc < 0)
-		memset(pkt, 0, sizeof *pkt);
-	return rc;
+	return rc; /* pkt is written only once the whole segment decoded: still all zero */
 }

@@ -1,6 +1,8 @@
 /* fuzz_capture.c: libFuzzer target for the capture stage's frame decoder (capture/link.c).
  * Byte 0 picks the link type (every supported one, plus one that is not), byte 1 how many
- * bytes the snaplen "cut" (wire length = caplen + that); the rest is the frame. */
+ * bytes the snaplen "cut" (wire length = caplen + that); the rest is the frame. Every
+ * result is also compared with the reference decoder (tests/unit/link_ref.h, the decoder
+ * before the single-span rewrite): same return code, same struct cap_packet. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +10,7 @@
 #include <pcap/pcap.h>
 
 #include "capture.h"
+#include "../unit/link_ref.h"
 
 static const int fuzz_dlts[] = {
 	DLT_EN10MB, DLT_LINUX_SLL, DLT_LINUX_SLL2, DLT_NULL, DLT_LOOP,
@@ -23,8 +26,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t wirelen = caplen + data[1];
 	const uint8_t *frame = data + 2;
 	struct cap_packet p;
+	memset(&p, 0xa5, sizeof p);
 
 	int rc = capture_decode_frame(dlt, frame, caplen, wirelen, &p);
+	struct cap_packet ref;
+	memset(&ref, 0x5a, sizeof ref);
+	if (ref_capture_decode_frame(dlt, frame, caplen, wirelen, &ref) != rc ||
+	    memcmp(&ref, &p, sizeof p) != 0) /* both clear the whole struct, padding too */
+		abort();
 	if (rc == 0) {
 		/* The payload view lies inside the frame, and never claims more than the wire. */
 		if (p.len > 0 && (p.payload < frame || p.payload + p.len > frame + caplen))
