@@ -9,6 +9,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "etcd_int.h"
+#include "pb_fast.h"
 #include "pool.h"
 
 /* Arena chunks: most etcd messages (keys, small values, headers) decode in a few KiB, so one
@@ -134,12 +135,35 @@ static void *arena_alloc(void *data, size_t n)
 /* protobuf-c frees partial messages on a failed unpack; the arena reclaims at reset. */
 static void arena_free(void *data, void *p) {}
 
+/* pb_fast's budget hooks: a decode it abandons for protobuf-c gives back its bytes (count,
+ * limit flag, and the current chunk's space when no chunk was started since). */
+static void arena_save(void *data, struct pb_fast_mark *m)
+{
+	struct arena *a = data;
+	m->u[0] = a->allocated;
+	m->u[1] = a->limit_hit;
+	m->u[2] = a->cur ? a->cur->used : 0;
+	m->v = a->cur;
+}
+
+static void arena_restore(void *data, const struct pb_fast_mark *m)
+{
+	struct arena *a = data;
+	a->allocated = m->u[0];
+	a->limit_hit = m->u[1] != 0;
+	if (a->cur && a->cur == m->v)
+		a->cur->used = m->u[2];
+}
+
+static const struct pb_fast_budget arena_budget = {arena_alloc, arena_save, arena_restore};
+
 static void arena_init(struct arena *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->pa.alloc = arena_alloc;
 	a->pa.free = arena_free;
 	a->pa.allocator_data = a;
+	pb_fast_set_budget(&arena_budget);
 	a->keep_chunks = ARENA_KEEP_CHUNKS;
 	a->next_chunk = ARENA_FIRST_CHUNK;
 }

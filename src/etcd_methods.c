@@ -216,8 +216,9 @@ void *etcd_message_decode(enum etcd_method m, enum tcp_dir dir, const uint8_t *p
 		slow = e && *e && strcmp(e, "0") != 0;
 	}
 	if (!slow) {
-		/* pb_fast refuses (FALLBACK) before allocating anything, so protobuf-c below
-		 * starts from the same allocator state; TOO_DEEP is nesting_ok's refusal. */
+		/* pb_fast gives back what it allocated before a refusal (FALLBACK; the arena's
+		 * budget too, pb_fast_set_budget), so protobuf-c below starts from the same
+		 * allocator state; TOO_DEEP is nesting_ok's refusal. */
 		ProtobufCMessage *out;
 		int rc = pb_fast_decode(d, p, n, alloc, ETCD_MAX_NESTING, &out);
 		if (rc == PB_FAST_OK)

@@ -11,21 +11,23 @@
  *   value  := varint                      wire type 0 (int64, uint64, enum, bool)
  *           | varint(len) byte[len]        wire type 2 (bytes, string, message)
  *
- * Two walks per decode:
- *  1. check_msg validates the whole message tree with protobuf-c's own rules (5-byte tags,
- *     10-byte varints, 5-byte lengths up to INT_MAX) and refuses, before anything is
- *     allocated, all that is decoded differently or not at all here: unknown fields (protobuf-c
- *     keeps them), a wire type that does not match the field, field types other than the
- *     varint and length-delimited ones above, repeated scalars (packed or not), a singular
- *     message field seen twice (protobuf-c merges the two), and Txns nested too deep.
- *     Refusing before allocating keeps the arena's budget (etcd.c msg_decode) exactly what
- *     protobuf-c alone would have used on a fallback.
- *  2. fill_msg builds the structs in one pass per level (plus a count of the repeated fields of
- *     that level, to size their arrays as protobuf-c does), with protobuf-c's semantics: last
- *     value wins for scalars, bytes and strings; a later oneof member replaces the earlier one;
- *     empty bytes are {0, NULL}; bools are true when any bit of the varint is; 32-bit fields
- *     keep the low 32 bits. Every allocation is one protobuf-c would make too (same sizes), so
- *     the arena limit is hit here only if protobuf-c would hit it. */
+ * One walk per decode (fill_msg), plus at each level with repeated fields a scan counting
+ * them to size their arrays as protobuf-c does:
+ *  - it validates with protobuf-c's own rules (5-byte tags, 10-byte varints, 5-byte lengths up
+ *    to INT_MAX) and refuses all that is decoded differently or not at all here: unknown
+ *    fields (protobuf-c keeps them), a wire type that does not match the field, field types
+ *    other than the varint and length-delimited ones above, repeated scalars (packed or not),
+ *    a singular message field seen twice (protobuf-c merges the two), and Txns nested too deep.
+ *    The checks are check_msg's, made in its order, so the first refusal met is check_msg's;
+ *    when the walk stops on an allocator failure instead, check_msg is run to find out whether
+ *    the message would have been refused (and with which code). A refusal frees the partial
+ *    message and restores the budget of a registered allocator (pb_fast_set_budget: etcd.c's
+ *    arena, whose limit (msg_decode) must see on a fallback only what protobuf-c alone uses).
+ *  - it builds the structs with protobuf-c's semantics: last value wins for scalars, bytes
+ *    and strings; a later oneof member replaces the earlier one; empty bytes are {0, NULL};
+ *    bools are true when any bit of the varint is; 32-bit fields keep the low 32 bits. Every
+ *    allocation is one protobuf-c would make too (same sizes), so the arena limit is hit here
+ *    only if protobuf-c would hit it. */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,7 +91,7 @@ struct pbf_type;
 struct pbf_field {
 	uint8_t kind;      /* enum pbf_kind */
 	uint8_t oneof;     /* a oneof member: quant is the offset of the oneof's case */
-	uint8_t slot;      /* K_MSG: bit in check_msg's seen mask; K_MSG_REP: counter index */
+	uint8_t slot;      /* K_MSG: bit in the seen masks; K_MSG_REP: counter index */
 	uint32_t off, quant;
 	const struct pbf_type *sub; /* K_MSG, K_MSG_REP */
 	const ProtobufCFieldDescriptor *fd;
@@ -262,7 +264,7 @@ static inline const struct pbf_field *field_of(const struct pbf_type *t, uint32_
 	return id <= PBF_MAX_ID ? &t->f[id] : &unknown;
 }
 
-/* ---- walk 1: validation ---- */
+/* ---- validation alone (an allocation failed in fill_msg: what would the code be?) ---- */
 
 /* PB_FAST_OK when fill_msg can decode the n bytes at p as a t exactly as protobuf-c would;
  * depth counts the messages above this one (only Txn-cycle messages are bounded by max). */
@@ -323,7 +325,7 @@ static int check_msg(const struct pbf_type *t, const uint8_t *p, size_t n, int d
 	return PB_FAST_OK;
 }
 
-/* ---- walk 2: building the structs (input already validated by check_msg) ---- */
+/* ---- the walk: validating and building the structs ---- */
 
 #define MEMBER(m, off) ((void *)((char *)(m) + (off)))
 
@@ -367,9 +369,13 @@ static void oneof_clear(const struct pbf_type *t, ProtobufCMessage *m, const str
 	memset(mem, 0, size);
 }
 
+/* Set by alloc_repeated's scan failing: the code is check_msg's (see pb_fast_decode). */
+#define PBF_UNSURE (-100)
+
 /* Sizes the arrays of t's repeated (message) fields for the n bytes at p, with n_* left at 0
- * for fill_msg to count up. False when the allocator fails. */
-static bool alloc_repeated(const struct pbf_type *t, ProtobufCMessage *m, const uint8_t *p,
+ * for fill_msg to count up: PB_FAST_OK, PB_FAST_NOMEM, or PBF_UNSURE when the bytes do not
+ * scan (check_msg refuses them then: it reads every field this scan reads, the same way). */
+static int alloc_repeated(const struct pbf_type *t, ProtobufCMessage *m, const uint8_t *p,
 			   size_t n, ProtobufCAllocator *a)
 {
 	size_t cnt[PBF_MAX_REP] = {0};
@@ -382,7 +388,7 @@ static bool alloc_repeated(const struct pbf_type *t, ProtobufCMessage *m, const 
 		size_t len;
 		bool any = false;
 		if (!read_tag(&r, &id, &wt))
-			return false;
+			return PBF_UNSURE;
 		if (wt == PROTOBUF_C_WIRE_TYPE_VARINT) {
 			(void)read_varint(&r, &any);
 			continue;
@@ -393,34 +399,50 @@ static bool alloc_repeated(const struct pbf_type *t, ProtobufCMessage *m, const 
 			cnt[f->slot]++;
 	}
 	if (r.err)
-		return false;
+		return PBF_UNSURE;
 	for (unsigned i = 0; i < t->n_rep; i++) {
 		if (!cnt[i])
 			continue;
 		void **arr = a->alloc(a->allocator_data, sizeof(void *) * cnt[i]);
 		if (!arr)
-			return false;
+			return PB_FAST_NOMEM;
 		*(void ***)MEMBER(m, t->rep_off[i]) = arr;
 	}
-	return true;
+	return PB_FAST_OK;
 }
 
-/* Decodes a checked message; NULL with *rc set when the allocator fails (or, never expected
- * after check_msg, the bytes do not parse). The partial message is freed. */
+/* Decodes the n bytes at p as a t, validating as it goes with check_msg's rules, in
+ * check_msg's order (depth first at each level, then the fields in wire order, a sub-message
+ * before the fields after it), so a refusal met here is the one check_msg would return. NULL
+ * with *rc set on a refusal, an allocator failure (PB_FAST_NOMEM) or a failed count of the
+ * repeated fields (PBF_UNSURE); the partial message is freed. */
 static ProtobufCMessage *fill_msg(const struct pbf_type *t, const uint8_t *p, size_t n,
-				  ProtobufCAllocator *a, ProtobufCAllocator *orig, int *rc)
+				  ProtobufCAllocator *a, ProtobufCAllocator *orig, int depth,
+				  int max, int *rc)
 {
-	ProtobufCMessage *m = a->alloc(a->allocator_data, t->d->sizeof_message);
 	struct rd r;
+	uint32_t seen = 0; /* singular message fields met, by slot */
 
+	if (t->cycle && depth > max) {
+		*rc = PB_FAST_TOO_DEEP;
+		return NULL;
+	}
+	if (depth > PBF_HARD_DEPTH) {
+		*rc = PB_FAST_FALLBACK;
+		return NULL;
+	}
+	ProtobufCMessage *m = a->alloc(a->allocator_data, t->d->sizeof_message);
 	if (!m) {
 		*rc = PB_FAST_NOMEM;
 		return NULL;
 	}
 	t->d->message_init(m);
-	if (t->n_rep && !alloc_repeated(t, m, p, n, a)) {
-		*rc = PB_FAST_NOMEM;
-		goto fail;
+	if (t->n_rep) {
+		int arc = alloc_repeated(t, m, p, n, a);
+		if (arc != PB_FAST_OK) {
+			*rc = arc;
+			goto fail;
+		}
 	}
 	rd_init(&r, p, n);
 	while (rd_left(&r) > 0) {
@@ -438,19 +460,27 @@ static ProtobufCMessage *fill_msg(const struct pbf_type *t, const uint8_t *p, si
 		void *mem = MEMBER(m, f->off);
 		switch (f->kind) {
 		case K_I64:
+			if (wt != PROTOBUF_C_WIRE_TYPE_VARINT)
+				goto bad;
 			v = read_varint(&r, &any);
 			*(uint64_t *)mem = v;
 			break;
 		case K_I32:
+			if (wt != PROTOBUF_C_WIRE_TYPE_VARINT)
+				goto bad;
 			v = read_varint(&r, &any);
 			*(uint32_t *)mem = (uint32_t)v;
 			break;
 		case K_BOOL:
+			if (wt != PROTOBUF_C_WIRE_TYPE_VARINT)
+				goto bad;
 			(void)read_varint(&r, &any);
 			*(protobuf_c_boolean *)mem = any;
 			break;
 		case K_BYTES: {
 			ProtobufCBinaryData *bd = mem;
+			if (wt != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)
+				goto bad;
 			b = read_len(&r, &len);
 			if (r.err)
 				goto bad;
@@ -469,6 +499,8 @@ static ProtobufCMessage *fill_msg(const struct pbf_type *t, const uint8_t *p, si
 		}
 		case K_STRING: {
 			char **s = mem;
+			if (wt != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)
+				goto bad;
 			b = read_len(&r, &len);
 			if (r.err)
 				goto bad;
@@ -483,10 +515,17 @@ static ProtobufCMessage *fill_msg(const struct pbf_type *t, const uint8_t *p, si
 		}
 		case K_MSG:
 		case K_MSG_REP: {
+			if (wt != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)
+				goto bad;
 			b = read_len(&r, &len);
 			if (r.err)
 				goto bad;
-			ProtobufCMessage *sub = fill_msg(f->sub, b, len, a, orig, rc);
+			if (f->kind == K_MSG && !f->oneof) {
+				if (seen & 1u << f->slot)
+					goto bad; /* protobuf-c merges the two */
+				seen |= 1u << f->slot;
+			}
+			ProtobufCMessage *sub = fill_msg(f->sub, b, len, a, orig, depth + 1, max, rc);
 			if (!sub)
 				goto fail;
 			if (f->kind == K_MSG_REP) {
@@ -497,7 +536,7 @@ static ProtobufCMessage *fill_msg(const struct pbf_type *t, const uint8_t *p, si
 			}
 			break;
 		}
-		default: goto bad;
+		default: goto bad; /* unknown (protobuf-c keeps it) or not ours */
 		}
 		if (r.err)
 			goto bad;
@@ -515,6 +554,20 @@ fail:
 	return NULL;
 }
 
+int pb_fast_check(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, int max_nesting)
+{
+	if (!types_ready)
+		pbf_init();
+	const struct pbf_type *t = type_of(d, PBF_N_TOP);
+	if (!t || (!p && n))
+		return PB_FAST_FALLBACK;
+	return check_msg(t, p, n, 0, max_nesting);
+}
+
+static const struct pb_fast_budget *budget; /* pb_fast_set_budget */
+
+void pb_fast_set_budget(const struct pb_fast_budget *b) { budget = b; }
+
 int pb_fast_decode(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n,
 		   ProtobufCAllocator *alloc, int max_nesting, ProtobufCMessage **out)
 {
@@ -524,9 +577,22 @@ int pb_fast_decode(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t
 	const struct pbf_type *t = type_of(d, PBF_N_TOP);
 	if (!t || (!p && n))
 		return PB_FAST_FALLBACK;
-	int rc = check_msg(t, p, n, 0, max_nesting);
-	if (rc != PB_FAST_OK)
-		return rc;
-	*out = fill_msg(t, p, n, alloc ? alloc : &sys_allocator, alloc, &rc);
-	return *out ? PB_FAST_OK : rc;
+	struct pb_fast_mark mark;
+	bool budgeted = alloc && budget && alloc->alloc == budget->alloc;
+	if (budgeted)
+		budget->save(alloc->allocator_data, &mark);
+	int rc = PB_FAST_OK;
+	*out = fill_msg(t, p, n, alloc ? alloc : &sys_allocator, alloc, 0, max_nesting, &rc);
+	if (*out)
+		return PB_FAST_OK;
+	if (rc == PB_FAST_NOMEM || rc == PBF_UNSURE) {
+		/* The walk stopped before meeting what it refuses, if anything: the code is
+		 * check_msg's, and NOMEM only for a message it accepts (whose fill made the
+		 * very allocations the walk before this one made, up to the same failure). */
+		int crc = check_msg(t, p, n, 0, max_nesting);
+		rc = crc != PB_FAST_OK ? crc : rc == PB_FAST_NOMEM ? PB_FAST_NOMEM : PB_FAST_FALLBACK;
+	}
+	if (rc != PB_FAST_NOMEM && budgeted)
+		budget->restore(alloc->allocator_data, &mark);
+	return rc;
 }

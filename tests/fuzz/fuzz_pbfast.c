@@ -2,7 +2,8 @@
  * one of the 12 method/direction pairs pb_fast covers, the rest is the message. pb_fast's
  * result must equal the reference, etcd_message_decode with EE_PB_SLOW=1 (nesting bound +
  * protobuf_c_message_unpack): both refused, or both decoded, packing to the same bytes and
- * equal field by field. Aborts on a mismatch.
+ * equal field by field; the result code equal to the validation's alone (pb_fast_check), and a
+ * decode short of memory freeing and giving back all it took. Aborts on a mismatch.
  * tests/unit/test_pbfast.c includes this file (PBDIFF_NO_FUZZ_MAIN) for the same check. */
 #include <stdint.h>
 #include <stdio.h>
@@ -143,8 +144,74 @@ enum pbdiff_verdict {
 	PBD_MISMATCH,
 };
 
+/* An allocator with a byte budget (16-byte rounding, as etcd.c's arena) registered with
+ * pb_fast_set_budget: a refused decode must give back all it took, bytes and blocks. */
+struct pbdiff_budget {
+	size_t left, live;
+};
+static void *pbdiff_budget_alloc(void *data, size_t n)
+{
+	struct pbdiff_budget *b = data;
+	size_t r = n ? (n + 15) & ~(size_t)15 : 16;
+	if (r > b->left)
+		return NULL;
+	b->left -= r;
+	b->live++;
+	return malloc(n ? n : 1);
+}
+static void pbdiff_budget_free(void *data, void *p)
+{
+	struct pbdiff_budget *b = data;
+	if (p)
+		b->live--;
+	free(p);
+}
+static void pbdiff_budget_save(void *data, struct pb_fast_mark *m)
+{
+	m->u[0] = ((struct pbdiff_budget *)data)->left;
+}
+static void pbdiff_budget_restore(void *data, const struct pb_fast_mark *m)
+{
+	((struct pbdiff_budget *)data)->left = m->u[0];
+}
+static const struct pb_fast_budget pbdiff_budget_ops = {pbdiff_budget_alloc, pbdiff_budget_save,
+							 pbdiff_budget_restore};
+
 /* The reference must run with EE_PB_SLOW=1 set before etcd_message_decode's first call. */
-static void pbdiff_init(void) { setenv("EE_PB_SLOW", "1", 1); }
+static void pbdiff_init(void)
+{
+	setenv("EE_PB_SLOW", "1", 1);
+	pb_fast_set_budget(&pbdiff_budget_ops);
+}
+
+/* Decodes with a budget of `budget` bytes: the code must be the validation's (pb_fast_check)
+ * when it refuses, else OK or NOMEM (protobuf-c failing too); nothing may stay allocated but
+ * the result, and a refusal gives the whole budget back. 1 when all holds. */
+static int pbdiff_budget_run(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n,
+			     int crc, size_t budget)
+{
+	struct pbdiff_budget b = {budget, 0};
+	ProtobufCAllocator al = {pbdiff_budget_alloc, pbdiff_budget_free, &b};
+	ProtobufCMessage *m = NULL;
+	int rc = pb_fast_decode(d, p, n, &al, PBDIFF_NESTING, &m);
+	int ok = 1;
+	if (crc != PB_FAST_OK)
+		ok = rc == crc && !m && b.live == 0 && b.left == budget;
+	else if (rc == PB_FAST_OK)
+		ok = m != NULL;
+	else if (rc == PB_FAST_NOMEM) {
+		struct pbdiff_budget b2 = {budget, 0};
+		ProtobufCAllocator al2 = {pbdiff_budget_alloc, pbdiff_budget_free, &b2};
+		ProtobufCMessage *ref = protobuf_c_message_unpack(d, &al2, n, p);
+		ok = !m && b.live == 0 && !ref;
+		if (ref)
+			protobuf_c_message_free_unpacked(ref, &al2);
+	} else
+		ok = 0;
+	if (m)
+		protobuf_c_message_free_unpacked(m, &al);
+	return ok && b.live == 0;
+}
 
 /* Decodes the n bytes at p both ways for method m, direction dir, and compares. */
 static enum pbdiff_verdict pbdiff_run(enum etcd_method m, enum tcp_dir dir, const uint8_t *p,
@@ -154,6 +221,20 @@ static enum pbdiff_verdict pbdiff_run(enum etcd_method m, enum tcp_dir dir, cons
 	const ProtobufCMessageDescriptor *d = dir == TCP_C2S ? mi->req : mi->resp;
 	ProtobufCMessage *fast = NULL;
 	int rc = pb_fast_decode(d, p, n, NULL, PBDIFF_NESTING, &fast);
+	/* the one-walk decode refuses exactly as the validation alone does, with the same code */
+	int crc = pb_fast_check(d, p, n, PBDIFF_NESTING);
+	if (rc != crc) {
+		if (fast)
+			protobuf_c_message_free_unpacked(fast, NULL);
+		return PBD_MISMATCH;
+	}
+	/* and, short of memory, frees and gives back all it took (a budget from the bytes) */
+	size_t budget = n ? (size_t)(p[n / 2] * 31 + p[n - 1]) * 16 % (64 * n + 256) : 64;
+	if (!pbdiff_budget_run(d, p, n, crc, budget)) {
+		if (fast)
+			protobuf_c_message_free_unpacked(fast, NULL);
+		return PBD_MISMATCH;
+	}
 	if (rc == PB_FAST_FALLBACK)
 		return fast ? PBD_MISMATCH : PBD_FALLBACK;
 	ProtobufCMessage *ref = etcd_message_decode(m, dir, p, n, NULL);

@@ -5,7 +5,8 @@
  * non-minimal varints, unknown fields, packed enums), then 20000 seeded mutations of them,
  * are decoded by pb_fast and by the reference (etcd_message_decode with EE_PB_SLOW=1): both
  * refused, or both decoded and equal (pack and field-by-field walk, tests/fuzz/fuzz_pbfast.c).
- * Also: the Txn nesting bound, and allocation failures. */
+ * Also: the Txn nesting bound, allocation failures, and the one walk's refusals after a partial
+ * fill (same code as the validation alone, budget given back). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -665,6 +666,96 @@ static void test_alloc_failure(void)
 	CHECK(nomem > 100 && ok > 100);
 }
 
+/* Decodes the n bytes at p as d with the registered budget allocator (pbdiff_budget_*) and
+ * `budget` bytes; *taken = the bytes the decode kept. */
+static int onewalk_decode(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n,
+			  size_t budget, size_t *taken)
+{
+	struct pbdiff_budget b = {budget, 0};
+	ProtobufCAllocator al = {pbdiff_budget_alloc, pbdiff_budget_free, &b};
+	ProtobufCMessage *m = NULL;
+	int rc = pb_fast_decode(d, p, n, &al, PBDIFF_NESTING, &m);
+	int crc = pb_fast_check(d, p, n, PBDIFF_NESTING);
+	if (crc != PB_FAST_OK)
+		CHECK_EQ_INT(rc, crc);
+	else
+		CHECK(rc == PB_FAST_OK || rc == PB_FAST_NOMEM);
+	if (m)
+		protobuf_c_message_free_unpacked(m, &al);
+	CHECK_EQ_INT(b.live, 0);
+	if (rc == PB_FAST_FALLBACK || rc == PB_FAST_TOO_DEEP)
+		CHECK(b.left == budget); /* all given back */
+	if (taken)
+		*taken = budget - b.left;
+	return rc;
+}
+
+/* One walk validates and fills: a refusal met after a partial fill frees it and gives the
+ * budget back; TOO_DEEP and FALLBACK keep the validation's precedence (the first met in
+ * field order, depth first at each level), also when memory runs out before either is met;
+ * repeated fields of any count decode as protobuf-c's. */
+static void test_onewalk(void)
+{
+	static uint8_t buf[1 << 16];
+	const ProtobufCMessageDescriptor *rs = &etcdserverpb__range_response__descriptor;
+	const ProtobufCMessageDescriptor *tx = &etcdserverpb__txn_request__descriptor;
+	static const uint8_t kvb[] = {0x12, 0x08, 0x0a, 0x03, 'k', 'e', 'y', 0x2a, 0x01, 'v'};
+
+	/* 2000 kvs: equal to protobuf-c, and taking their bytes; then an unknown field after
+	 * them: a fallback after a fill of 2000 kvs */
+	size_t n = 0;
+	for (int i = 0; i < 2000; i++) {
+		memcpy(buf + n, kvb, sizeof(kvb));
+		n += sizeof(kvb);
+	}
+	CHECK_EQ_INT(pbdiff_run(EM_RANGE, TCP_S2C, buf, n), PBD_FAST);
+	size_t taken = 0;
+	CHECK_EQ_INT(onewalk_decode(rs, buf, n, SIZE_MAX / 2, &taken), PB_FAST_OK);
+	CHECK(taken > 2000 * 48);
+	buf[n++] = 0x78; /* field 15, varint: unknown to RangeResponse */
+	buf[n++] = 0x01;
+	CHECK_EQ_INT(onewalk_decode(rs, buf, n, SIZE_MAX / 2, NULL), PB_FAST_FALLBACK);
+	CHECK_EQ_INT(onewalk_decode(rs, buf, n, 4096, NULL), PB_FAST_FALLBACK); /* NOMEM first */
+	CHECK_EQ_INT(pbdiff_run(EM_RANGE, TCP_S2C, buf, n), PBD_FALLBACK);
+	/* a kv whose value has the wrong wire type, at the end */
+	n -= 2;
+	memcpy(buf + n, "\x12\x02\x2d\x00", 4);
+	n += 4;
+	CHECK_EQ_INT(onewalk_decode(rs, buf, n, SIZE_MAX / 2, NULL), PB_FAST_FALLBACK);
+	/* a second header (protobuf-c merges): refused after the kvs */
+	n -= 4;
+	memcpy(buf + n, "\x0a\x00\x0a\x00", 4);
+	n += 4;
+	CHECK_EQ_INT(onewalk_decode(rs, buf, n, SIZE_MAX / 2, NULL), PB_FAST_FALLBACK);
+
+	/* TOO_DEEP vs FALLBACK: a Txn too deep in success[0], an unknown field before or after */
+	for (int before = 0; before < 2; before++) {
+		for (int deep = 0; deep < 2; deep++) {
+			n = nest(buf + 2, sizeof(buf) - 4, deep ? PBDIFF_NESTING + 3 : 6, TCP_C2S);
+			CHECK(n > 0);
+			if (before) {
+				buf[0] = 0x78, buf[1] = 0x01;
+			} else {
+				memmove(buf, buf + 2, n);
+				buf[n] = 0x78, buf[n + 1] = 0x01;
+			}
+			n += 2;
+			int want = deep && !before ? PB_FAST_TOO_DEEP : PB_FAST_FALLBACK;
+			CHECK_EQ_INT(pb_fast_check(tx, buf, n, PBDIFF_NESTING), want);
+			for (size_t bud = 0; bud < 4096; bud += 16)
+				CHECK_EQ_INT(onewalk_decode(tx, buf, n, bud, NULL), want);
+			CHECK_EQ_INT(onewalk_decode(tx, buf, n, SIZE_MAX / 2, NULL), want);
+		}
+	}
+	/* compare[0] filled, then the deep success: TOO_DEEP after a partial fill */
+	n = nest(buf, sizeof(buf), PBDIFF_NESTING + 1, TCP_C2S);
+	memmove(buf + 4, buf, n);
+	memcpy(buf, "\x0a\x02\x10\x01", 4); /* compare { target: 1 } */
+	n += 4;
+	CHECK_EQ_INT(onewalk_decode(tx, buf, n, SIZE_MAX / 2, NULL), PB_FAST_TOO_DEEP);
+	CHECK_EQ_INT(onewalk_decode(tx, buf, n, 64, NULL), PB_FAST_TOO_DEEP);
+}
+
 /* PBFAST_SEEDS=DIR writes the corpus there as fuzz_pbfast inputs (selector byte first). */
 static void corpus_dump(const char *dir)
 {
@@ -694,6 +785,7 @@ int main(void)
 	test_mutations(20000);
 	test_nesting();
 	test_alloc_failure();
+	test_onewalk();
 	for (size_t i = 0; i < n_corpus; i++)
 		free(corpus[i].p);
 	return unit_summary("test_pbfast");
