@@ -13,42 +13,10 @@
 #include <pcap/pcap.h>
 
 #include "capture.h"
+#include "frame_build.h"
 #include "pcapfile.h"
 #include "pcapfile_check.h"
 #include "unit.h"
-
-/* A frame under construction. */
-struct frame {
-	uint8_t b[4096];
-	size_t n;
-};
-
-static void put(struct frame *f, const void *p, size_t n)
-{
-	memcpy(f->b + f->n, p, n);
-	f->n += n;
-}
-static void put8(struct frame *f, uint8_t v) { f->b[f->n++] = v; }
-static void put16(struct frame *f, uint16_t v)
-{
-	put8(f, (uint8_t)(v >> 8));
-	put8(f, (uint8_t)v);
-}
-static void put32(struct frame *f, uint32_t v)
-{
-	put16(f, (uint16_t)(v >> 16));
-	put16(f, (uint16_t)v);
-}
-static void put32le(struct frame *f, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		put8(f, (uint8_t)(v >> (8 * i)));
-}
-static void putz(struct frame *f, size_t n)
-{
-	memset(f->b + f->n, 0, n);
-	f->n += n;
-}
 
 static const uint8_t V4_SRC[4] = {10, 0, 0, 1}, V4_DST[4] = {10, 0, 0, 2};
 static const uint8_t V6_SRC[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};

@@ -9,6 +9,8 @@
 #include <pcap/pcap.h>
 
 #include "capture.h"
+#include "frame_build.h"
+#include "pcaps_frames.h"
 #include "link_ref.h"
 #include "unit.h"
 
@@ -70,27 +72,7 @@ static void diff_cuts(int dlt, const uint8_t *data, uint32_t n, uint32_t wire, u
 
 /* ---- synthetic frames ---- */
 
-struct frame {
-	uint8_t b[4096];
-	uint32_t n;
-};
-
-static void put8(struct frame *f, uint8_t v) { f->b[f->n++] = v; }
-static void put16(struct frame *f, uint16_t v)
-{
-	put8(f, (uint8_t)(v >> 8));
-	put8(f, (uint8_t)v);
-}
-static void put32(struct frame *f, uint32_t v)
-{
-	put16(f, (uint16_t)(v >> 16));
-	put16(f, (uint16_t)v);
-}
-static void putn(struct frame *f, uint8_t v, size_t n)
-{
-	memset(f->b + f->n, v, n);
-	f->n += (uint32_t)n;
-}
+/* struct frame and its appenders: frame_build.h */
 
 /* TCP header with data offset doff (whatever the bytes that follow), options bytes of
  * NOP/garbage to fill doff*4 when doff > 5, then plen payload bytes. */
@@ -424,36 +406,18 @@ static void synthetic(void)
 
 /* ---- pcaps/ ---- */
 
+static void capture_frame(void *ctx, const char *path, int dlt, const uint8_t *data,
+			  uint32_t caplen, uint32_t len)
+{
+	diff_cuts(dlt, data, caplen, len, 200, path);
+	for (int d = 0; d < NDLTS; d++)
+		diff_one(DLTS[d], data, caplen, len, path);
+}
+
 static void captures(void)
 {
-	DIR *dp = opendir("pcaps");
-	CHECK(dp != NULL);
-	if (!dp)
-		return;
-	long frames = 0, before = compared;
-	struct dirent *de;
-	while ((de = readdir(dp))) {
-		size_t l = strlen(de->d_name);
-		if (l < 5 || !strstr(de->d_name, ".pcap") || strstr(de->d_name, ".json"))
-			continue;
-		char path[512], ebuf[PCAP_ERRBUF_SIZE];
-		snprintf(path, sizeof path, "pcaps/%s", de->d_name);
-		pcap_t *p = pcap_open_offline(path, ebuf);
-		CHECK(p != NULL);
-		if (!p)
-			continue;
-		int dlt = pcap_datalink(p);
-		struct pcap_pkthdr *h;
-		const u_char *data;
-		while (pcap_next_ex(p, &h, &data) == 1) {
-			frames++;
-			diff_cuts(dlt, data, h->caplen, h->len, 200, path);
-			for (int d = 0; d < NDLTS; d++)
-				diff_one(DLTS[d], data, h->caplen, h->len, path);
-		}
-		pcap_close(p);
-	}
-	closedir(dp);
+	long before = compared;
+	long frames = pcaps_each_frame(capture_frame, NULL);
 	printf("test_link: pcaps/: %ld frames, %ld decodes compared\n", frames, compared - before);
 	CHECK(frames > 1000);
 }

@@ -609,28 +609,7 @@ static void test_nesting(void)
 	CHECK_EQ_INT(pbdiff_run(EM_TXN, TCP_C2S, buf, n), PBD_REFUSED);
 }
 
-/* An allocator with a byte budget, counted like etcd.c's arena (16-byte rounding). */
-struct budget {
-	size_t left;
-	size_t live;
-};
-static void *budget_alloc(void *data, size_t n)
-{
-	struct budget *b = data;
-	size_t r = n ? (n + 15) & ~(size_t)15 : 16;
-	if (r > b->left)
-		return NULL;
-	b->left -= r;
-	b->live++;
-	return malloc(n ? n : 1);
-}
-static void budget_free(void *data, void *p)
-{
-	struct budget *b = data;
-	if (p)
-		b->live--;
-	free(p);
-}
+/* The budget allocator is fuzz_pbfast.c's (pbdiff_budget_*), included above. */
 
 /* Out of budget: pb_fast fails only where protobuf-c with the same budget fails, and frees
  * what it had allocated (ASan reports leaks; live counts them too). */
@@ -641,8 +620,8 @@ static void test_alloc_failure(void)
 		const struct etcd_method_info *mi = etcd_method_info(corpus[i].m);
 		const ProtobufCMessageDescriptor *d = corpus[i].dir == TCP_C2S ? mi->req : mi->resp;
 		for (size_t budget = 0; budget < 2048; budget += 16 + budget / 2) {
-			struct budget b = {budget, 0};
-			ProtobufCAllocator al = {budget_alloc, budget_free, &b};
+			struct pbdiff_budget b = {budget, 0};
+			ProtobufCAllocator al = {pbdiff_budget_alloc, pbdiff_budget_free, &b};
 			ProtobufCMessage *fast = NULL;
 			int rc = pb_fast_decode(d, corpus[i].p, corpus[i].n, &al, PBDIFF_NESTING, &fast);
 			if (fast)
@@ -653,8 +632,8 @@ static void test_alloc_failure(void)
 			if (rc != PB_FAST_NOMEM)
 				continue;
 			nomem++;
-			struct budget b2 = {budget, 0};
-			ProtobufCAllocator al2 = {budget_alloc, budget_free, &b2};
+			struct pbdiff_budget b2 = {budget, 0};
+			ProtobufCAllocator al2 = {pbdiff_budget_alloc, pbdiff_budget_free, &b2};
 			ProtobufCMessage *ref =
 				protobuf_c_message_unpack(d, &al2, corpus[i].n, corpus[i].p);
 			CHECK(ref == NULL);
