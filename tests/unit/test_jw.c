@@ -17,13 +17,7 @@
 
 static uint64_t rnd_state = 0x9e3779b97f4a7c15ull;
 
-static uint64_t rnd(void)
-{
-	rnd_state ^= rnd_state << 13;
-	rnd_state ^= rnd_state >> 7;
-	rnd_state ^= rnd_state << 17;
-	return rnd_state;
-}
+static uint64_t rnd(void) { return unit_xorshift(&rnd_state); }
 
 /* Reference jw_strn escaping: one byte at a time, the rules of jw.h. */
 static size_t ref_escape(char *out, const uint8_t *s, size_t n)

@@ -20,10 +20,8 @@ static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
 static uint32_t rnd(uint32_t n)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return n ? (uint32_t)(rng_state % n) : 0;
+	uint64_t v = unit_xorshift(&rng_state);
+	return n ? (uint32_t)(v % n) : 0;
 }
 
 static void put_varint(struct buf *b, uint64_t v)

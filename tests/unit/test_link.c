@@ -357,13 +357,7 @@ static void make_links(void)
 }
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint32_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)(rng >> 11);
-}
+static uint32_t rnd(void) { return (uint32_t)(unit_xorshift(&rng) >> 11); }
 
 static void synthetic(void)
 {

@@ -34,13 +34,7 @@ static struct item corpus[CORPUS_MAX];
 static size_t n_corpus;
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
+static uint64_t rnd(void) { return unit_xorshift(&rng_state); }
 
 static void add_raw(enum etcd_method m, enum tcp_dir dir, const void *p, size_t n)
 {

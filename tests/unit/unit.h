@@ -46,6 +46,16 @@ static int unit_passed, unit_failed;
 		}                                                                             \
 	} while (0)
 
+/* One step of a 64-bit xorshift generator (Marsaglia's 13/7/17): the tests' random inputs
+ * must not depend on libc's rand sequence. Each test keeps its own state and seed. */
+static inline uint64_t unit_xorshift(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
+
 /* A growable byte buffer for building wire bytes (frames, messages, values). */
 struct buf {
 	uint8_t *p;
