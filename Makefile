@@ -13,6 +13,8 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ifeq ($(PKG_LIBS),)
 PKG_LIBS := -lpcap -lnghttp2 -lprotobuf-c -lz -ljansson
 endif
+# capture.c reads a saved capture's next block on a second thread.
+PKG_LIBS += -pthread
 
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes
 CSTD    := -std=c11 -D_GNU_SOURCE

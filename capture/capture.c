@@ -3,8 +3,10 @@
  * each frame to the pure decoder in link.c, counting what is not a TCP segment. A classic
  * pcap in a regular file is read in 1 MiB blocks into our own buffer and walked there by
  * pcapfile.c, instead of libpcap's two freads and a copy per record (libpcap still opens
- * it: link type, errors, filters and -w stay its own). */
+ * it: link type, errors, filters and -w stay its own); a second thread reads the next block
+ * while the caller decodes the current one. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <limits.h>
 #include <stdio.h>
@@ -56,8 +58,22 @@ struct capture {
 	bool eof;     /* a read returned 0 (or failed): no more reading, as stdio's sticky EOF */
 	int rfd;      /* libpcap's file, open until pcap_close; read with pread at roff */
 	off_t roff;   /* the file offset of the byte after the last one read */
-	uint8_t *rbuf; /* CAPTURE_RBUF bytes; pf walks rbuf[0, pf.len) */
+	uint8_t *rbuf[2]; /* CAPTURE_RBUF bytes each; pf walks rbuf[cur], the other is spare */
+	int cur;
 	struct pcapfile pf;
+	/* the reader thread (capture_reader), when there is one: it owns the spare buffer from
+	 * a request (rgo) until it says done (rdone); the fields below rmu are under it */
+	bool threaded;
+	bool rpending; /* main thread: a read of the spare buffer's block was asked for */
+	pthread_t rthread;
+	pthread_mutex_t rmu;
+	pthread_cond_t rcv; /* one for both directions: at most one thread waits at a time */
+	bool rgo, rdone, rquit;
+	uint8_t *rdst; /* the request: rlen bytes at file offset rat, into rdst */
+	size_t rlen;
+	off_t rat;
+	ssize_t rn; /* the answer: pread's result, errno when it is negative */
+	int rerr;
 	struct pcap_pkthdr fhdr;  /* the current record, as pcap_next_ex would give it */
 	struct bpf_program prog;  /* a copy of the filter installed, run by hand when fast */
 	bool has_prog;
@@ -117,10 +133,111 @@ static int capture_wrap(struct capture **out, pcap_t *p, bool live, char *err, s
  * checks, for as long as the reads come out the same size. */
 #define CAPTURE_RBLOCK (1u << 20)
 
-/* The buffer: a block, after the part of a record cut by the previous block's end (at most
- * a record header and libpcap's largest record, PCAPFILE_MAX_SNAPLEN: a longer caplen is an
- * error before any of its bytes are read). */
-#define CAPTURE_RBUF (CAPTURE_RBLOCK + PCAPFILE_REC_LEN + PCAPFILE_MAX_SNAPLEN)
+/* A buffer: headroom, then a block read at CAPTURE_HEAD. The headroom takes the part of a
+ * record cut by the previous block's end, copied just before the new block (at most a
+ * record header and libpcap's largest record, PCAPFILE_MAX_SNAPLEN: a longer caplen is an
+ * error before any of its bytes are read), so the block itself can be read in advance,
+ * before the cut is known. */
+#define CAPTURE_HEAD (PCAPFILE_REC_LEN + PCAPFILE_MAX_SNAPLEN)
+#define CAPTURE_RBUF (CAPTURE_HEAD + CAPTURE_RBLOCK)
+
+/* The size of the read at roff: stdio read [0, 1 MiB) when libpcap read the header, then
+ * 1 MiB from where it ended. */
+static size_t capture_want(const struct capture *c)
+{
+	return CAPTURE_RBLOCK - (c->roff == PCAPFILE_HDR_LEN ? PCAPFILE_HDR_LEN : 0);
+}
+
+/* pread, again when a signal interrupts it; errno in *eno when it fails. */
+static ssize_t capture_pread(int fd, uint8_t *dst, size_t len, off_t at, int *eno)
+{
+	ssize_t n;
+	do
+		n = pread(fd, dst, len, at);
+	while (n < 0 && errno == EINTR);
+	*eno = n < 0 ? errno : 0;
+	return n;
+}
+
+/* The reader thread: waits for a request, reads it, says done, until told to quit. */
+static void *capture_reader(void *arg)
+{
+	struct capture *c = arg;
+
+	pthread_mutex_lock(&c->rmu);
+	for (;;) {
+		while (!c->rgo && !c->rquit)
+			pthread_cond_wait(&c->rcv, &c->rmu);
+		if (c->rquit)
+			break;
+		c->rgo = false;
+		uint8_t *dst = c->rdst;
+		size_t len = c->rlen;
+		off_t at = c->rat;
+		pthread_mutex_unlock(&c->rmu);
+		int eno;
+		ssize_t n = capture_pread(c->rfd, dst, len, at, &eno);
+		pthread_mutex_lock(&c->rmu);
+		c->rn = n;
+		c->rerr = eno;
+		c->rdone = true;
+		pthread_cond_broadcast(&c->rcv);
+	}
+	pthread_mutex_unlock(&c->rmu);
+	return NULL;
+}
+
+/* Asks the reader thread for the block at roff, into the spare buffer (no-op without one). */
+static void capture_prefetch(struct capture *c)
+{
+	if (!c->threaded)
+		return;
+	pthread_mutex_lock(&c->rmu);
+	c->rdst = c->rbuf[!c->cur] + CAPTURE_HEAD;
+	c->rlen = capture_want(c);
+	c->rat = c->roff;
+	c->rgo = true;
+	pthread_cond_broadcast(&c->rcv);
+	pthread_mutex_unlock(&c->rmu);
+	c->rpending = true;
+}
+
+/* Starts the reader thread with every signal blocked (they stay the main thread's, as
+ * before); without one (creation failed) capture_fill reads synchronously. */
+static void capture_start_reader(struct capture *c)
+{
+	sigset_t all, old;
+
+	if (pthread_mutex_init(&c->rmu, NULL) != 0)
+		return;
+	if (pthread_cond_init(&c->rcv, NULL) != 0) {
+		pthread_mutex_destroy(&c->rmu);
+		return;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	c->threaded = pthread_create(&c->rthread, NULL, capture_reader, c) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!c->threaded) {
+		pthread_cond_destroy(&c->rcv);
+		pthread_mutex_destroy(&c->rmu);
+	}
+}
+
+/* Stops and joins the reader thread (after a read in progress ends). */
+static void capture_stop_reader(struct capture *c)
+{
+	if (!c->threaded)
+		return;
+	pthread_mutex_lock(&c->rmu);
+	c->rquit = true;
+	pthread_cond_broadcast(&c->rcv);
+	pthread_mutex_unlock(&c->rmu);
+	pthread_join(c->rthread, NULL);
+	pthread_cond_destroy(&c->rcv);
+	pthread_mutex_destroy(&c->rmu);
+	c->threaded = false;
+}
 
 /* Sets up capture_next's fast path for a classic pcap in a regular file: anything else
  * (pcapng, a pipe, a header pcapfile.c does not take) keeps libpcap's reader, and so does
@@ -137,52 +254,87 @@ static void capture_fast(struct capture *c, FILE *f)
 		return;
 	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
 		return;
-	uint8_t *buf = malloc(CAPTURE_RBUF);
-	if (!buf)
-		return;
-	if (pread(fd, buf, PCAPFILE_HDR_LEN, 0) != PCAPFILE_HDR_LEN ||
+	uint8_t *buf = malloc(CAPTURE_RBUF), *spare = malloc(CAPTURE_RBUF);
+	if (!buf || !spare ||
+	    pread(fd, buf, PCAPFILE_HDR_LEN, 0) != PCAPFILE_HDR_LEN ||
 	    !pcapfile_init(&c->pf, buf, PCAPFILE_HDR_LEN, c->dlt) ||
 	    c->pf.snapshot != (uint32_t)pcap_snapshot(c->p)) {
 		free(buf);
+		free(spare);
 		return;
 	}
-	/* nothing read past the header yet: the first capture_next_fast fills the buffer */
-	c->rbuf = buf;
+	/* the header only in rbuf[0]: the first capture_next_fast fills rbuf[1] */
+	c->rbuf[0] = buf;
+	c->rbuf[1] = spare;
+	c->cur = 0;
 	c->rfd = fd;
 	c->roff = PCAPFILE_HDR_LEN;
 	c->fast = true;
+	capture_start_reader(c);
+	capture_prefetch(c);
 }
 
-/* Moves the bytes from at on (a record cut by the end of the buffer, or nothing) to the
- * start of the buffer, pf to them, and reads the next block after them. A read that returns
- * 0 sets eof, and so does a failure (err then gets libpcap's sentence for a failed fread
- * and it returns false); a short read does not, as stdio tries again when more is needed.
+/* The next block, want bytes at roff into dst: the reader thread's answer if it still
+ * stands, else read now, as the synchronous reader did at this point. A read done in
+ * advance is taken when the file's size now agrees with it (a full block wholly inside the
+ * file, or a short one or the end exactly at its end); a file truncated or grown since
+ * (logrotate's copytruncate, a capture still written), or a failed read, is read again. */
+static ssize_t capture_read_block(struct capture *c, uint8_t *dst, size_t want, int *eno)
+{
+	if (c->rpending) {
+		pthread_mutex_lock(&c->rmu);
+		while (!c->rdone)
+			pthread_cond_wait(&c->rcv, &c->rmu);
+		c->rdone = false;
+		ssize_t n = c->rn;
+		pthread_mutex_unlock(&c->rmu);
+		c->rpending = false;
+		struct stat sb;
+		if (n >= 0 && fstat(c->rfd, &sb) == 0 &&
+		    ((size_t)n == want ? sb.st_size >= c->roff + n : sb.st_size == c->roff + n))
+			return n;
+	}
+	return capture_pread(c->rfd, dst, want, c->roff, eno);
+}
+
+/* Takes the next block (the spare buffer, read ahead by the reader thread or now), copies
+ * the bytes from at on (a record cut by the end of the current buffer, or nothing) into the
+ * headroom just before it, points pf at them and makes that buffer the current one; then
+ * asks for the block after it in the other. The blocks are the ones a read at this point
+ * would give (capture_read_block), at the same offsets. A read that returns 0 sets eof,
+ * and so does a failure (err then gets libpcap's sentence for a failed fread and it
+ * returns false); a short read does not, as stdio tries again when more is needed.
  * Appended bytes (a file still being written) are read until the first end of file. */
 static bool capture_fill(struct capture *c, size_t at, char *err, size_t errlen)
 {
 	size_t keep = c->pf.len - at;
+	/* the spare buffer, ours again once capture_read_block returns */
+	uint8_t *next = c->rbuf[!c->cur] + CAPTURE_HEAD;
+	int eno = 0;
 
-	memmove(c->rbuf, c->rbuf + at, keep);
-	c->pf.buf = c->rbuf;
+	size_t want = capture_want(c);
+	ssize_t n = capture_read_block(c, next, want, &eno);
+	if (keep > CAPTURE_HEAD) /* cannot be (see CAPTURE_HEAD); not past the buffer anyway */
+		keep = CAPTURE_HEAD;
+	/* the cut record just before the new block; the current buffer becomes the spare
+	 * (the record last handed out, in it, was valid until this call) */
+	memcpy(next - keep, c->pf.buf + at, keep);
+	c->pf.buf = next - keep;
 	c->pf.len = keep;
 	c->pf.off = 0;
-	/* stdio read [0, 1 MiB) when libpcap read the header, then 1 MiB from where it ended */
-	size_t want = CAPTURE_RBLOCK - (c->roff == PCAPFILE_HDR_LEN ? PCAPFILE_HDR_LEN : 0);
-	ssize_t n;
-	do
-		n = pread(c->rfd, c->rbuf + keep, want, c->roff);
-	while (n < 0 && errno == EINTR);
+	c->cur = !c->cur;
 	if (n <= 0) {
 		c->eof = true;
 		if (n < 0) {
 			snprintf(err, errlen, "read error: error reading dump file: %s",
-				 strerror(errno));
+				 strerror(eno));
 			return false;
 		}
 		return true;
 	}
 	c->pf.len = keep + (size_t)n;
 	c->roff += n;
+	capture_prefetch(c);
 	return true;
 }
 
@@ -513,7 +665,9 @@ void capture_close(struct capture *c)
 		return;
 	if (c->dump)
 		pcap_dump_close(c->dump);
-	free(c->rbuf);
+	capture_stop_reader(c); /* before pcap_close closes its file */
+	free(c->rbuf[0]);
+	free(c->rbuf[1]);
 	if (c->has_prog)
 		pcap_freecode(&c->prog);
 	pcap_close(c->p);

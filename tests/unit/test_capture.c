@@ -1068,6 +1068,122 @@ static void test_capture_fast(void)
 	free(fast.p);
 }
 
+/* Threads of this process (/proc/self/task), -1 when it cannot be read. */
+static int thread_count(void)
+{
+	char path[64], line[256];
+	int n = -1;
+	snprintf(path, sizeof path, "/proc/%d/status", (int)getpid());
+	FILE *f = fopen(path, "r");
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, "Threads:", 8) == 0)
+			n = atoi(line + 8);
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* The fast path reads the next block on a second thread into a spare buffer, and copies the
+ * record cut by a block's end into the headroom before it. 7 MiB of records of varying
+ * sizes up to libpcap's 256 KiB limit, each with its own bytes, placed so that a record
+ * starts at several distances before each block end (a cut header, a 256 KiB frame cut one
+ * byte before its end: the largest headroom): the -w copy of what capture_next read is the
+ * file itself, byte for byte, and the same as libpcap's path (transcript_both). Then
+ * captures closed mid-file (before the first read, inside a block, just after a block
+ * change, after capture_break) and at the end: the reader thread is joined every time (the
+ * thread count is back), ASan sees no leak. */
+static void test_capture_prefetch(void)
+{
+	static const uint32_t tail[] = {16 + PCAPFILE_MAX_SNAPLEN - 1, 1, 15, 16, 17, 100000, 262000};
+	struct frame big;
+	struct buf file = {0}, out = {0}, w = {0};
+	char path[128], wpath[128];
+	uint64_t rnd = 0x9e3779b97f4a7c15u;
+	uint32_t i = 0;
+
+	memset(&big, 0, sizeof big);
+	put_eth(&big, 0x0800);
+	put_v4_tcp(&big);
+	tmp_path(path, sizeof path, "prefetch.pcap");
+	tmp_path(wpath, sizeof wpath, "prefetch-w.pcap");
+	/* a header as pcap_dump_open writes it for this capture, so -w gives the same bytes */
+	pf_header(&file, true, false, 4, PCAPFILE_MAX_SNAPLEN, DLT_EN10MB);
+	for (size_t k = 1; k <= 7; k++) {
+		/* records up to 70 000 bytes, then one that fills the gap exactly, so that the
+		 * 256 KiB record after it starts tail[k - 1] bytes before the k-th MiB */
+		size_t target = (k << 20) - tail[k - 1];
+		for (;;) {
+			size_t gap = target - file.n, caplen;
+			if (gap > 16 + 140000)
+				caplen = big.n + unit_xorshift(&rnd) % (70000 - big.n);
+			else
+				caplen = gap - 16;
+			pf_record(&file, true, 1700000000u + i, i % 1000000u, (uint32_t)caplen,
+				  (uint32_t)caplen + 3, &big, big.n);
+			for (size_t b = big.n; b < caplen; b++) {
+				uint8_t x = (uint8_t)unit_xorshift(&rnd);
+				buf_put(&file, &x, 1);
+			}
+			i++;
+			if (caplen == gap - 16)
+				break;
+		}
+		CHECK_EQ_INT(file.n, target);
+		pf_record(&file, true, 1700000000u + i, 7, PCAPFILE_MAX_SNAPLEN,
+			  PCAPFILE_MAX_SNAPLEN, &big, big.n);
+		for (size_t b = big.n; b < PCAPFILE_MAX_SNAPLEN; b++) {
+			uint8_t x = (uint8_t)(b * 31 + k);
+			buf_put(&file, &x, 1);
+		}
+		i++;
+	}
+	write_file(path, file.p, file.n);
+	capture_transcript(path, wpath, 100000, &out);
+	read_file(wpath, &w);
+	CHECK(w.n == file.n && memcmp(w.p, file.p, file.n) == 0);
+	CHECK(out.n > 0 && memmem(out.p, out.n, "rc ", 3) == NULL);
+	transcript_both(path, 100000, &out);
+	CHECK(out.n > 0 && memmem(out.p, out.n, "rc ", 3) == NULL);
+
+	/* closed before the end, after 0 records (nothing read yet), 1, 20 (about 0.7 MiB
+	 * in), 40 (past the first block's end), all but the last; and read to the end */
+	int before = thread_count();
+	CHECK(before > 0);
+	uint64_t stops[] = {0, 1, 20, 40, i - 1, UINT64_MAX};
+	for (size_t s = 0; s < sizeof stops / sizeof stops[0]; s++) {
+		for (int rep = 0; rep < 20; rep++) {
+			struct capture *c;
+			char err[256];
+			int last;
+			CHECK_EQ_INT(capture_open_offline(&c, path, err, sizeof err), 0);
+			CHECK_EQ_INT(thread_count(), before + 1);
+			int segs = read_records(c, stops[s], &last, err, sizeof err);
+			if (stops[s] == UINT64_MAX)
+				CHECK(segs == (int)i && last == 0);
+			else
+				CHECK(segs == (int)stops[s] && last == 1);
+			if (rep == 1) {
+				capture_break(c);
+				CHECK_EQ_INT(read_records(c, UINT64_MAX, &last, err, sizeof err), 0);
+				CHECK_EQ_INT(last, 0);
+			}
+			capture_close(c);
+			CHECK_EQ_INT(thread_count(), before);
+		}
+	}
+	/* no thread on libpcap's path */
+	struct capture *c;
+	char err[256];
+	setenv("EE_PCAP_LIBPCAP", "1", 1);
+	CHECK_EQ_INT(capture_open_offline(&c, path, err, sizeof err), 0);
+	unsetenv("EE_PCAP_LIBPCAP");
+	CHECK_EQ_INT(thread_count(), before);
+	capture_close(c);
+	free(file.p);
+	free(out.p);
+	free(w.p);
+}
+
 /* Live capture on loopback: needs root or CAP_NET_RAW, skipped (and said so) without. */
 static void test_live(void)
 {
@@ -1150,6 +1266,7 @@ int main(void)
 	test_pcapng();
 	test_pcapfile();
 	test_capture_fast();
+	test_capture_prefetch();
 	test_live();
 
 	char cmd[128];
