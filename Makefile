@@ -41,6 +41,10 @@ UNIT_BIN := $(patsubst tests/unit/%.c,build/asan/unit/%,$(UNIT_SRC))
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 FUZZ_OBJ := $(patsubst %.c,build/fuzz/%.o,$(LIB_SRC))
+# The unit tests of code that runs a thread (capture.c's reader), once more under
+# ThreadSanitizer (ASan and TSan cannot share a binary).
+TSAN_OBJ  := $(patsubst %.c,build/tsan/%.o,$(LIB_SRC))
+TSAN_UNIT := build/tsan/unit/test_capture
 # LD_PRELOAD heap-allocation counter for tests/run-alloc.sh (used with the release binary).
 ALLOC_SO := build/alloc/alloc_count.so
 
@@ -61,6 +65,9 @@ build/rel/$(GEN)/%.o: $(GEN)/%.c $(GEN_H)
 build/asan/$(GEN)/%.o: $(GEN)/%.c $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) -O1 -g $(SAN) $(INC) $(PKG_CFLAGS) -c -o $@ $<
+build/tsan/$(GEN)/%.o: $(GEN)/%.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) -O1 -g -fsanitize=thread $(INC) $(PKG_CFLAGS) -c -o $@ $<
 build/fuzz/$(GEN)/%.o: $(GEN)/%.c $(GEN_H)
 	@mkdir -p $(dir $@)
 	clang $(CSTD) -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(INC) $(PKG_CFLAGS) -c -o $@ $<
@@ -71,11 +78,16 @@ build/rel/%.o: %.c $(GEN_H)
 build/asan/%.o: %.c $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) -O1 -g $(SAN) $(WARN) $(INC) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+build/tsan/%.o: %.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) -O1 -g -fsanitize=thread $(WARN) $(INC) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 build/fuzz/%.o: %.c $(GEN_H)
 	@mkdir -p $(dir $@)
 	clang $(CSTD) -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(WARN) -Wno-unknown-warning-option $(INC) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
 build/asan/libee.a: $(ASAN_OBJ)
+	ar rcs $@ $^
+build/tsan/libee.a: $(TSAN_OBJ)
 	ar rcs $@ $^
 build/fuzz/libee.a: $(FUZZ_OBJ)
 	ar rcs $@ $^
@@ -91,6 +103,9 @@ asan: build/asan/etcd-explorer
 build/asan/unit/%: tests/unit/%.c build/asan/libee.a tests/unit/unit.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) -O1 -g $(SAN) $(WARN) $(INC) $(PKG_CFLAGS) -o $@ $< build/asan/libee.a $(PKG_LIBS) -lm
+build/tsan/unit/%: tests/unit/%.c build/tsan/libee.a tests/unit/unit.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) -O1 -g -fsanitize=thread $(WARN) $(INC) $(PKG_CFLAGS) -o $@ $< build/tsan/libee.a $(PKG_LIBS) -lm
 
 build/fuzz/%: tests/fuzz/%.c build/fuzz/libee.a
 	@mkdir -p $(dir $@)
@@ -103,8 +118,8 @@ $(ALLOC_SO): tests/alloc/alloc_count.c
 deps:
 	@scripts/deps.sh
 
-unit: $(UNIT_BIN)
-	@scripts/run-unit.sh $(UNIT_BIN)
+unit: $(UNIT_BIN) $(TSAN_UNIT)
+	@scripts/run-unit.sh $(UNIT_BIN) $(TSAN_UNIT)
 
 golden: build/asan/etcd-explorer
 	@EE_BIN=build/asan/etcd-explorer tests/run-golden.sh
@@ -123,7 +138,7 @@ fuzz: $(FUZZ_BIN)
 
 # Everything a change must pass; prints the plain "N passed, N failed" closing line.
 check: deps
-	@$(MAKE) --no-print-directory all asan $(UNIT_BIN) $(FUZZ_BIN) $(ALLOC_SO)
+	@$(MAKE) --no-print-directory all asan $(UNIT_BIN) $(TSAN_UNIT) $(FUZZ_BIN) $(ALLOC_SO)
 	@scripts/check.sh
 
 demo: deps
@@ -144,4 +159,4 @@ lint:
 clean:
 	rm -rf build etcd-explorer
 
--include $(REL_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d) build/rel/src/main.d build/asan/src/main.d
+-include $(REL_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(TSAN_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d) build/rel/src/main.d build/asan/src/main.d

@@ -16,7 +16,7 @@ run() {
 	suites=$((suites+1))
 	if ! "$@"; then failed=$((failed+1)); echo "== $name: FAILED"; fi
 }
-run unit scripts/run-unit.sh build/asan/unit/test_*
+run unit scripts/run-unit.sh build/asan/unit/test_* build/tsan/unit/test_capture
 run golden tests/run-golden.sh
 run integration tests/run-integration.sh
 run reports tests/run-reports.sh
