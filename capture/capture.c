@@ -65,6 +65,9 @@ struct capture {
 	 * a request (rgo) until it says done (rdone); the fields below rmu are under it */
 	bool threaded;
 	bool rpending; /* main thread: a read of the spare buffer's block was asked for */
+	/* main thread: blocks whose read-ahead was not done when needed, in a row, and blocks
+	 * still to read without the thread after too many such waits (capture_read_block) */
+	unsigned rstalls, rsync_left;
 	pthread_t rthread;
 	pthread_mutex_t rmu;
 	pthread_cond_t rcv; /* one for both directions: at most one thread waits at a time */
@@ -187,11 +190,24 @@ static void *capture_reader(void *arg)
 	return NULL;
 }
 
-/* Asks the reader thread for the block at roff, into the spare buffer (no-op without one). */
+/* Reading ahead only pays while decoding is slower than reading. When the main thread had
+ * to wait for CAPTURE_STALLS blocks in a row (a capture where the filter drops nearly
+ * everything), each block costs two thread wake-ups and saves nothing: the next
+ * CAPTURE_SYNC_BLOCKS blocks are read on the main thread, then reading ahead is tried
+ * again. */
+#define CAPTURE_STALLS 4
+#define CAPTURE_SYNC_BLOCKS 64
+
+/* Asks the reader thread for the block at roff, into the spare buffer (no-op without one,
+ * and while reads are synchronous for a while). */
 static void capture_prefetch(struct capture *c)
 {
 	if (!c->threaded)
 		return;
+	if (c->rsync_left) {
+		c->rsync_left--;
+		return;
+	}
 	pthread_mutex_lock(&c->rmu);
 	c->rdst = c->rbuf[!c->cur] + CAPTURE_HEAD;
 	c->rlen = capture_want(c);
@@ -283,6 +299,12 @@ static ssize_t capture_read_block(struct capture *c, uint8_t *dst, size_t want, 
 {
 	if (c->rpending) {
 		pthread_mutex_lock(&c->rmu);
+		if (c->rdone) {
+			c->rstalls = 0;
+		} else if (++c->rstalls >= CAPTURE_STALLS) {
+			c->rstalls = 0;
+			c->rsync_left = CAPTURE_SYNC_BLOCKS;
+		}
 		while (!c->rdone)
 			pthread_cond_wait(&c->rcv, &c->rmu);
 		c->rdone = false;
