@@ -256,8 +256,7 @@ static inline void jw_strn_plain(struct jw *w, const uint8_t *s, size_t n)
 	*d = ',';
 	d += w->need_comma;
 	*d++ = '"';
-	if (n) /* s may be NULL when n is 0 */
-		memcpy(d, s, n);
+	jw_copy(d, s, n); /* s may be NULL when n is 0: nothing read then */
 	d += n;
 	*d++ = '"';
 	*d = 0;
@@ -438,8 +437,7 @@ static void jw_json_str(struct jw *w, const char *s, size_t n, const struct jw_j
 			return;
 		char *d = w->buf + w->len;
 		*d++ = '"';
-		if (n)
-			memcpy(d, s, n);
+		jw_copy(d, s, n);
 		d += n;
 		*d++ = '"';
 		*d = 0;

@@ -428,8 +428,30 @@ static void test_ms_claim(void)
 	CHECK_EQ_INT(fails, 0);
 }
 
+/* jw_copy at every length from 0 to 80 (each of its size classes and both edges): the
+ * bytes copied exactly, nothing written before or after them. */
+static void test_copy(void)
+{
+	unsigned fails = 0;
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	for (size_t n = 0; n <= 80; n++) {
+		char src[80], dst[96];
+		for (size_t i = 0; i < n; i++)
+			src[i] = (char)(unit_xorshift(&x) & 0xff);
+		memset(dst, '#', sizeof dst);
+		jw_copy(dst + 8, src, n);
+		fails += n && memcmp(dst + 8, src, n) != 0;
+		for (size_t i = 0; i < 8; i++)
+			fails += dst[i] != '#';
+		for (size_t i = 8 + n; i < sizeof dst; i++)
+			fails += dst[i] != '#';
+	}
+	CHECK_EQ_INT(fails, 0);
+}
+
 int main(void)
 {
+	test_copy();
 	test_ms_claim();
 	test_strn();
 	test_key_bytes();
