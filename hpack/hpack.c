@@ -211,6 +211,8 @@ void hpack_decoder_set_cache(struct hpack_decoder *d, bool on) { d->cache_on = o
 
 uint64_t hpack_decoder_cache_hits(const struct hpack_decoder *d) { return d->cache_hits; }
 
+bool hpack_decoder_replaying(const struct hpack_decoder *d) { return d->replaying; }
+
 bool hpack_decoder_failed(const struct hpack_decoder *d) { return d->err != 0; }
 
 bool hpack_decoder_exact(const struct hpack_decoder *d) { return d->exact; }

@@ -83,6 +83,11 @@ void hpack_decoder_stats(const struct hpack_decoder *d, struct hpack_stats *st);
 void hpack_decoder_set_cache(struct hpack_decoder *d, bool on);
 uint64_t hpack_decoder_cache_hits(const struct hpack_decoder *d);
 
+/* True inside an emit callback of a replayed block. The views that callback gets then stay
+ * valid until the next hpack_decode_block or hpack_decoder_free on d (they point into the
+ * cache entry), not only until it returns: a caller may keep them instead of copying. */
+bool hpack_decoder_replaying(const struct hpack_decoder *d);
+
 bool hpack_decoder_failed(const struct hpack_decoder *d);
 bool hpack_decoder_exact(const struct hpack_decoder *d);
 

@@ -96,6 +96,7 @@ struct h2_dir {
 	size_t nfields;
 	uint8_t *farena;
 	size_t falen, facap;
+	size_t fbytes; /* bytes of the block's fields, copied or not (H2_MAX_FIELD_BYTES) */
 	bool fields_cut;
 };
 
@@ -265,16 +266,36 @@ static void h2_bad_frame(struct h2_conn *c, enum tcp_dir dir, const uint8_t *fra
 	free(tmp);
 }
 
-/* hpack emit callback: copies one field into the direction's arena (views die with emit). */
+/* A field of the block being collected whose name and value point into hpack's replay
+ * cache instead of farena: h2's own bit, above every HPACK_F_*, cleared before the
+ * fields are handed up. */
+#define H2_F_DIRECT 0x80000000u
+
+/* hpack emit callback: keeps one field for the block. Its views die with emit, so it is
+ * copied into the direction's arena, unless hpack is replaying a cached block: those views
+ * stay valid until the decoder's next block (hpack_decoder_replaying), which comes after
+ * on_headers has returned, and most header blocks of a connection are replays. The byte
+ * limit counts both kinds, so a block is cut the same whether it is replayed or not. */
 static void h2_field_collect(void *ctx, const struct hpack_field *f)
 {
 	struct h2_dir *d = ctx;
 	size_t need = f->name_len + f->value_len;
-	if (d->nfields >= H2_MAX_FIELDS || d->falen + need > H2_MAX_FIELD_BYTES ||
-	    !h2_buf_reserve(&d->farena, &d->facap, d->falen + need + 1, H2_MAX_FIELD_BYTES + 1)) {
+	if (d->nfields >= H2_MAX_FIELDS || d->fbytes + need > H2_MAX_FIELD_BYTES) {
 		d->fields_cut = true;
 		return;
 	}
+	if (hpack_decoder_replaying(d->hd)) {
+		struct hpack_field *o = &d->fields[d->nfields++];
+		*o = *f;
+		o->flags |= H2_F_DIRECT;
+		d->fbytes += need;
+		return;
+	}
+	if (!h2_buf_reserve(&d->farena, &d->facap, d->falen + need + 1, H2_MAX_FIELD_BYTES + 1)) {
+		d->fields_cut = true;
+		return;
+	}
+	d->fbytes += need;
 	struct hpack_field *o = &d->fields[d->nfields++];
 	*o = *f;
 	/* store offsets now; the arena may move until the block is done */
@@ -297,6 +318,7 @@ static void h2_block_decode(struct h2_conn *c, enum tcp_dir dir, uint32_t stream
 	struct h2_dir *d = &c->d[dir];
 	d->nfields = 0;
 	d->falen = 0;
+	d->fbytes = 0;
 	d->fields_cut = false;
 	c->st.header_blocks++;
 	int r = hpack_decode_block(d->hd, blk, len, h2_field_collect, d);
@@ -306,6 +328,7 @@ static void h2_block_decode(struct h2_conn *c, enum tcp_dir dir, uint32_t stream
 		h2_decoder_reset(d);
 		d->nfields = 0;
 		d->falen = 0;
+		d->fbytes = 0;
 		d->fields_cut = false;
 		r = hpack_decode_block(d->hd, blk, len, h2_field_collect, d);
 		if (r < 0) {
@@ -319,8 +342,12 @@ static void h2_block_decode(struct h2_conn *c, enum tcp_dir dir, uint32_t stream
 	}
 	for (size_t i = 0; i < d->nfields; i++) {
 		struct hpack_field *f = &d->fields[i];
-		f->name = d->farena ? d->farena + (uintptr_t)f->name : (const uint8_t *)"";
-		f->value = d->farena ? d->farena + (uintptr_t)f->value : (const uint8_t *)"";
+		if (f->flags & H2_F_DIRECT) {
+			f->flags &= ~H2_F_DIRECT;
+		} else {
+			f->name = d->farena ? d->farena + (uintptr_t)f->name : (const uint8_t *)"";
+			f->value = d->farena ? d->farena + (uintptr_t)f->value : (const uint8_t *)"";
+		}
 		if (f->flags & (HPACK_F_UNKNOWN_NAME | HPACK_F_UNKNOWN_VALUE))
 			c->st.header_fields_unknown++;
 	}

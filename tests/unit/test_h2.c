@@ -809,8 +809,70 @@ static void test_push_promise(void)
 	free(b.p);
 }
 
+/* Logs every field with all its flags, for test_replayed_blocks. */
+static void flags_headers(void *ctx, uint32_t stream, enum tcp_dir dir,
+			  const struct hpack_field *f, size_t n, bool end_stream, ee_ts ts)
+{
+	struct rec *r = ctx;
+	buf_printf(&r->log, "H %u", stream);
+	for (size_t i = 0; i < n; i++)
+		buf_printf(&r->log, " %.*s=%.*s/%x", (int)f[i].name_len, (const char *)f[i].name,
+			   (int)f[i].value_len, (const char *)f[i].value, (unsigned)f[i].flags);
+	buf_printf(&r->log, "\n");
+}
+
+/* Header blocks byte-identical to one decoded since the table last changed are replayed
+ * by hpack, and h2 hands their fields up without copying them (hpack_decoder_replaying):
+ * they must read exactly as decoded ones, flags included, also after a block that changed
+ * the table in between. */
+static void test_replayed_blocks(void)
+{
+	static const char *const kv[] = {":method", "POST", ":path", "/etcdserverpb.KV/Range",
+					 "content-type", "application/grpc",
+					 "user-agent", "grpc-go/1.51.0", "te", "trailers", NULL};
+	static const char *const other[] = {":method", "POST", ":path", "/etcdserverpb.KV/Put",
+					    "content-type", "application/grpc", NULL};
+	nghttp2_hd_deflater *def;
+	CHECK(nghttp2_hd_deflate_new(&def, 4096) == 0);
+	struct buf c2s = {0};
+	buf_put(&c2s, preface, sizeof preface - 1);
+	uint8_t blk[512];
+	uint32_t stream = 1;
+	/* 1: inserts; 3, 5, 7: the same indexed-only bytes (5 and 7 replayed); 9: another
+	 * path, inserted (the table changes); 11, 13, 15: the first list again (13, 15
+	 * replayed after the change) */
+	for (int i = 0; i < 8; i++, stream += 2) {
+		size_t n = hd_block(def, blk, sizeof blk, i == 4 ? other : kv);
+		CHECK(n > 0);
+		put_frame(&c2s, 1 /* HEADERS */, 0x5 /* END_STREAM | END_HEADERS */, stream, blk, n);
+	}
+	nghttp2_hd_deflate_del(def);
+	static const struct h2_callbacks cb = {flags_headers, rec_data, rec_rst, rec_goaway,
+					       rec_notice};
+	struct rec r = {0};
+	struct h2_conn *h = h2_conn_new(&cb, &r, true);
+	h2_conn_feed(h, TCP_C2S, c2s.p, c2s.n, 0);
+	h2_conn_free(h);
+	const char *f = " :method=POST/0 :path=/etcdserverpb.KV/Range/0 "
+			"content-type=application/grpc/0 user-agent=grpc-go/1.51.0/0 te=trailers/0\n";
+	char want[2048] = "N 0 6\n"; /* the preface */
+	for (unsigned st = 1; st <= 15; st += 2) {
+		char line[256];
+		if (st == 9)
+			snprintf(line, sizeof line, "H 9 :method=POST/0 :path=/etcdserverpb.KV/Put/0 "
+				 "content-type=application/grpc/0\n");
+		else
+			snprintf(line, sizeof line, "H %u%s", st, f);
+		strcat(want, line);
+	}
+	CHECK_EQ_STR(rec_str(&r), want);
+	rec_free(&r);
+	free(c2s.p);
+}
+
 int main(void)
 {
+	test_replayed_blocks();
 	test_plausible();
 	test_whole_connection();
 	test_resync_every_offset();
