@@ -457,6 +457,10 @@ int k8s_value_decode_sparse(const uint8_t *nv, size_t nn, const uint8_t *ov, siz
 	occ_keep = c.occ;
 	occ_keep_cap = c.cap;
 	int rc = c.w.nomem || !ob || (has_old && !oa) ? EE_NOMEM : 0;
+	/* k8s_redact_secrets looks up kind and apiVersion in the tree, where the walk put the
+	 * envelope's (no built-in type has a field of either name at the top): only a v1
+	 * Secret needs the call, and the versions' envelopes are equal (checked above) */
+	redact = redact && strcmp(kn, "Secret") == 0 && strcmp(avn, "v1") == 0;
 	if (rc == 0)
 		rc = k8s_sparse_value(ob, nn, redact, a, new_out);
 	else
