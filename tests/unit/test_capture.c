@@ -1068,7 +1068,7 @@ static void test_capture_fast(void)
 	free(fast.p);
 }
 
-/* Threads of this process (/proc/self/task), -1 when it cannot be read. */
+/* Threads of this process (the Threads: line of /proc/PID/status), -1 when it cannot be read. */
 static int thread_count(void)
 {
 	char path[64], line[256];
